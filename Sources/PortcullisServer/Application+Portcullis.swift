@@ -1,0 +1,35 @@
+public import Hummingbird
+public import Logging
+import NIOCore
+import SCIM
+public import Store
+
+/// Builds the HTTP application: SCIM at `/scim/v2`, health at `/healthz` and `/readyz`.
+///
+/// - Parameter onListening: called with the bound port once the server accepts connections.
+public func buildApplication(
+    configuration: ServerConfiguration, store: Store, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = buildRouter(store: store)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "portcullis"),
+        onServerRunning: { channel in
+            await onListening(channel.localAddress?.port ?? configuration.port)
+        },
+        logger: logger
+    )
+}
+
+/// The router with every route and middleware; tests drive it directly with `app.test(.router)`.
+public func buildRouter(store: Store) -> Router<PortcullisRequestContext> {
+    let router = Router(context: PortcullisRequestContext.self)
+    router.add(middleware: RequestLogMiddleware())
+    router.get("healthz") { _, _ in "ok\n" }
+    router.get("readyz") { _, _ -> Response in
+        _ = try await store.count(.user)
+        return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+    }
+    SCIMRoutes(service: SCIMService(store: store)).register(on: router)
+    return router
+}

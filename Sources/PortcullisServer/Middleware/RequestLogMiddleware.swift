@@ -1,0 +1,41 @@
+import Hummingbird
+import Logging
+import SCIM
+
+/// Logs one line per request: method, path, status, duration and the token's name; for errors also
+/// the detail the client received. Never the token itself, never a body.
+struct RequestLogMiddleware: RouterMiddleware {
+    typealias Context = PortcullisRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        do {
+            let response = try await next(request, context)
+            log(request, context: context, status: response.status.code, start: start, detail: nil)
+            return response
+        } catch let error as SCIMErrorResponse {
+            log(request, context: context, status: error.error.status, start: start, detail: error.error.detail)
+            throw error
+        } catch let error as any HTTPResponseError {
+            log(request, context: context, status: error.status.code, start: start, detail: error.status.reasonPhrase)
+            throw error
+        } catch {
+            log(request, context: context, status: 500, start: start, detail: "internal error")
+            throw error
+        }
+    }
+
+    private func log(_ request: Request, context: Context, status: Int, start: ContinuousClock.Instant, detail: String?) {
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        var metadata: Logger.Metadata = [
+            "method": "\(request.method.rawValue)",
+            "path": "\(request.uri.path)",
+            "status": "\(status)",
+            "duration_ms": "\((milliseconds * 100).rounded() / 100)",
+        ]
+        if let tokenName = context.annotations.tokenName { metadata["token"] = "\(tokenName)" }
+        if let detail { metadata["detail"] = "\(detail)" }
+        context.logger.info("request", metadata: metadata)
+    }
+}

@@ -1,0 +1,18 @@
+/// What `portcullis serve` runs with.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on.
+    public var host: String
+    /// TCP port; 0 picks a free one (the actual port is reported once listening).
+    public var port: Int
+    /// Folder holding the SQLite database (and, later, the gateway's key).
+    public var dataDirectory: String
+    /// Folder of `*.yaml` policy files.
+    public var policiesDirectory: String
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./data", policiesDirectory: String = "./policies") {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.policiesDirectory = policiesDirectory
+    }
+}

@@ -1,0 +1,78 @@
+import CSQLite
+import Dispatch
+import Synchronization
+
+/// The SQLite database file with one writer connection and a small pool of reader connections.
+///
+/// WAL mode lets readers run while a write commits. Work runs on Dispatch queues rather than on the
+/// Swift concurrency pool, so a commit waiting for the disk does not hold up request handling.
+final class Database: Sendable {
+    let path: String
+    private let writer: Mutex<SQLiteConnection>
+    private let readers: Mutex<[SQLiteConnection]>
+    private let writeQueue = DispatchQueue(label: "portcullis.store.write")
+    private let readQueue = DispatchQueue(label: "portcullis.store.read", attributes: .concurrent)
+
+    init(path: String) throws(StoreError) {
+        self.path = path
+        let connection = try SQLiteConnection(path: path)
+        try Self.configure(connection)
+        try Migrations.apply(to: connection)
+        writer = Mutex(connection)
+        readers = Mutex([])
+    }
+
+    private static func configure(_ connection: SQLiteConnection) throws(StoreError) {
+        try connection.execute("PRAGMA busy_timeout = 5000")
+        try connection.execute("PRAGMA journal_mode = WAL")
+        // FULL: a commit reaches the disk before the SCIM response is sent, so an acknowledged
+        // deprovisioning survives a crash or power loss.
+        try connection.execute("PRAGMA synchronous = FULL")
+        try connection.execute("PRAGMA foreign_keys = ON")
+    }
+
+    /// Runs `body` in a write transaction, synchronously.
+    func writeNow<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try writer.withLock { connection in
+            try connection.transaction { try body(connection) }
+        }
+    }
+
+    /// Runs `body` on a reader connection, synchronously.
+    func readNow<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        let connection = try checkOutReader()
+        defer { readers.withLock { $0.append(connection) } }
+        return try connection.transaction(immediate: false) { try body(connection) }
+    }
+
+    /// Runs `body` in a write transaction on the writer's queue.
+    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            writeQueue.async {
+                continuation.resume(with: Result { try self.writeNow(body) })
+            }
+        }
+    }
+
+    /// Runs `body` on a reader connection off the Swift concurrency pool.
+    func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            readQueue.async {
+                continuation.resume(with: Result { try self.readNow(body) })
+            }
+        }
+    }
+
+    private func checkOutReader() throws(StoreError) -> SQLiteConnection {
+        if let connection = readers.withLock({ $0.popLast() }) {
+            return connection
+        }
+        let connection = try SQLiteConnection(path: path)
+        try connection.execute("PRAGMA busy_timeout = 5000")
+        try connection.execute("PRAGMA foreign_keys = ON")
+        try connection.execute("PRAGMA query_only = ON")
+        return connection
+    }
+}
+
+extension SQLiteConnection: @unchecked Sendable {}

@@ -1,0 +1,130 @@
+public import SCIM
+
+// Group membership: members are users or groups, kept in two tables so that foreign keys remove a
+// membership when its user or group is deleted. A user's `groups` include nested (indirect) ones.
+
+extension Store {
+    /// One member of a group.
+    public struct Member: Sendable, Hashable {
+        public var id: String
+        public var kind: ResourceType.Kind
+    }
+
+    /// The members a resource's attributes list.
+    static func members(of resource: Resource) -> [Member] {
+        guard resource.kind == .group, case .array(let elements)? = resource.attributes["members"] else { return [] }
+        return elements.compactMap { element in
+            guard case .string(let id)? = element.objectValue?["value"] else { return nil }
+            let kind: ResourceType.Kind = element.objectValue?["type"] == "Group" ? .group : .user
+            return Member(id: id, kind: kind)
+        }
+    }
+
+    /// Checks that every member exists, is what its `type` says, and is not the group itself;
+    /// returns the attributes with each member's `type` filled in.
+    static func checkedMembers(of resource: Resource, connection: SQLiteConnection) throws -> JSONObject {
+        guard resource.kind == .group, case .array(let elements)? = resource.attributes["members"] else {
+            return resource.attributes
+        }
+        var checked: [JSON] = []
+        var seen: Set<String> = []
+        for element in elements {
+            guard case .string(let id)? = element.objectValue?["value"] else { continue }
+            guard seen.insert(id).inserted else { continue }
+            guard id != resource.id else {
+                throw SCIMError.invalidValue("A group cannot be a member of itself")
+            }
+            let declared = element.objectValue?["type"]?.stringValue
+            let isUser = try exists("SELECT 1 FROM scim_users WHERE id = ?", id, connection: connection)
+            let isGroup = try !isUser && exists("SELECT 1 FROM scim_groups WHERE id = ?", id, connection: connection)
+            guard isUser || isGroup else {
+                throw SCIMError.invalidValue("Member '\(id)' is neither a User nor a Group")
+            }
+            let actual = isUser ? "User" : "Group"
+            if let declared, declared != actual {
+                throw SCIMError.invalidValue("Member '\(id)' is a \(actual), not a \(declared)")
+            }
+            checked.append(["value": .string(id), "type": .string(actual)])
+        }
+        var attributes = resource.attributes
+        attributes["members"] = checked.isEmpty ? nil : .array(checked)
+        return attributes
+    }
+
+    /// Writes the difference between a group's previous and new members.
+    static func writeMembers(of resource: Resource, previous: [Member], connection: SQLiteConnection) throws {
+        let new = Set(members(of: resource))
+        let old = Set(previous)
+        for member in old.subtracting(new) {
+            let sql =
+                member.kind == .user
+                ? "DELETE FROM group_user_members WHERE group_id = ? AND user_id = ?"
+                : "DELETE FROM group_group_members WHERE group_id = ? AND member_group_id = ?"
+            try connection.prepare(sql).bind(.text(resource.id), .text(member.id)).run()
+        }
+        for member in new.subtracting(old) {
+            let sql =
+                member.kind == .user
+                ? "INSERT OR IGNORE INTO group_user_members (group_id, user_id) VALUES (?, ?)"
+                : "INSERT OR IGNORE INTO group_group_members (group_id, member_group_id) VALUES (?, ?)"
+            try connection.prepare(sql).bind(.text(resource.id), .text(member.id)).run()
+        }
+    }
+
+    static func loadMembers(groupID: String, connection: SQLiteConnection) throws -> [Member] {
+        var members: [Member] = []
+        let users = try connection.prepare("SELECT user_id FROM group_user_members WHERE group_id = ?").bind(.text(groupID))
+        while try users.step() { members.append(Member(id: users.text(0), kind: .user)) }
+        let groups = try connection.prepare("SELECT member_group_id FROM group_group_members WHERE group_id = ?").bind(.text(groupID))
+        while try groups.step() { members.append(Member(id: groups.text(0), kind: .group)) }
+        return members
+    }
+
+    /// The groups a user belongs to, directly or through groups nested in groups (cycles are harmless:
+    /// `UNION` stops at groups already seen).
+    static func loadGroups(userID: String, connection: SQLiteConnection) throws -> [Resource.GroupMembership] {
+        let statement = try connection.prepare(
+            """
+            WITH RECURSIVE ancestors (id) AS (
+                SELECT group_id FROM group_user_members WHERE user_id = ?1
+                UNION
+                SELECT parent.group_id FROM group_group_members parent JOIN ancestors ON parent.member_group_id = ancestors.id
+            )
+            SELECT g.id, g.display_name,
+                EXISTS (SELECT 1 FROM group_user_members direct WHERE direct.user_id = ?1 AND direct.group_id = g.id)
+            FROM ancestors JOIN scim_groups g ON g.id = ancestors.id
+            ORDER BY g.display_name_key
+            """)
+        try statement.bind(.text(userID))
+        var groups: [Resource.GroupMembership] = []
+        while try statement.step() {
+            groups.append(Resource.GroupMembership(id: statement.text(0), displayName: statement.text(1), isDirect: statement.int(2) != 0))
+        }
+        return groups
+    }
+
+    /// The groups that directly contain a user or group, before it is deleted.
+    static func parentGroupIDs(of kind: ResourceType.Kind, id: String, connection: SQLiteConnection) throws -> [String] {
+        let sql =
+            kind == .user
+            ? "SELECT group_id FROM group_user_members WHERE user_id = ?"
+            : "SELECT group_id FROM group_group_members WHERE member_group_id = ?"
+        let statement = try connection.prepare(sql).bind(.text(id))
+        var ids: [String] = []
+        while try statement.step() { ids.append(statement.text(0)) }
+        return ids
+    }
+
+    /// Gives groups whose members changed a new version and modification time.
+    static func touchGroups(_ ids: [String], connection: SQLiteConnection) throws {
+        let now = now()
+        for id in ids {
+            try connection.prepare("UPDATE scim_groups SET version = version + 1, last_modified = max(last_modified, ?) WHERE id = ?")
+                .bind(.integer(Int(now)), .text(id)).run()
+        }
+    }
+
+    static func exists(_ sql: String, _ id: String, connection: SQLiteConnection) throws -> Bool {
+        try connection.prepare(sql).bind(.text(id)).step()
+    }
+}

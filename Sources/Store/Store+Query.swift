@@ -1,0 +1,120 @@
+public import SCIM
+
+// Listing and filtering. Equality on an indexed attribute (id, userName, externalId, a group's
+// displayName, members.value) narrows the candidates in SQL; the whole filter is then evaluated on
+// them, so every filter is answered correctly and the common IdP lookups stay O(log n).
+
+extension Store {
+    /// One page of a list or search.
+    public struct Page: Sendable {
+        public var totalResults: Int
+        public var resources: [Resource]
+    }
+
+    /// The resources of `kind` that match `filter`, sorted by `sorter` (else in creation order),
+    /// from the 1-based `startIndex`, at most `count` of them. `baseURL` is the one responses use,
+    /// so that filters on `meta.location` see what clients see.
+    public func list(
+        _ kind: ResourceType.Kind, filter: ResourceFilter?, sorter: ResourceSorter?, startIndex: Int, count: Int, baseURL: String
+    ) async throws -> Page {
+        try await database.read { connection in
+            if filter == nil, sorter == nil {
+                return try Self.page(kind, startIndex: startIndex, count: count, connection: connection)
+            }
+            var matches: [Resource] = []
+            try Self.forEachCandidate(kind, filter: filter, connection: connection) { resource in
+                let representation = resource.representation(baseURL: baseURL)
+                if filter?.matches(representation) ?? true {
+                    matches.append(resource)
+                }
+            }
+            if let sorter {
+                matches = Self.sorted(matches, by: sorter, baseURL: baseURL)
+            }
+            let first = min(startIndex - 1, matches.count)
+            let last = min(first + count, matches.count)
+            return Page(totalResults: matches.count, resources: Array(matches[first..<last]))
+        }
+    }
+
+    /// How many resources of `kind` exist.
+    public func count(_ kind: ResourceType.Kind) async throws -> Int {
+        try await database.read { connection in
+            try Self.total(kind, connection: connection)
+        }
+    }
+
+    private static func page(_ kind: ResourceType.Kind, startIndex: Int, count: Int, connection: SQLiteConnection) throws -> Page {
+        let total = try total(kind, connection: connection)
+        guard count > 0 else { return Page(totalResults: total, resources: []) }
+        let statement = try connection.prepare(
+            kind == .user
+                ? "SELECT id, attributes, created, last_modified, version FROM scim_users ORDER BY rowid LIMIT ? OFFSET ?"
+                : "SELECT id, attributes, created, last_modified, version FROM scim_groups ORDER BY rowid LIMIT ? OFFSET ?")
+        try statement.bind(.integer(count), .integer(startIndex - 1))
+        var resources: [Resource] = []
+        while try statement.step() {
+            resources.append(try resource(kind, row: statement))
+        }
+        return Page(totalResults: total, resources: try resources.map { try withDerived($0, connection: connection) })
+    }
+
+    private static func total(_ kind: ResourceType.Kind, connection: SQLiteConnection) throws -> Int {
+        let statement = try connection.prepare(kind == .user ? "SELECT count(*) FROM scim_users" : "SELECT count(*) FROM scim_groups")
+        _ = try statement.step()
+        return statement.int(0)
+    }
+
+    /// Calls `body` with every resource that may match: those an indexed equality selects, or all.
+    private static func forEachCandidate(
+        _ kind: ResourceType.Kind, filter: ResourceFilter?, connection: SQLiteConnection, _ body: (Resource) throws -> Void
+    ) throws {
+        let (sql, parameter) = candidateQuery(kind, filter: filter)
+        let statement = try connection.prepare(sql)
+        if let parameter { try statement.bind(.text(parameter)) }
+        var rows: [Resource] = []
+        while try statement.step() {
+            rows.append(try resource(kind, row: statement))
+        }
+        for row in rows {
+            try body(try withDerived(row, connection: connection))
+        }
+    }
+
+    /// The SQL that selects candidate rows, using the first indexed equality the filter requires.
+    private static func candidateQuery(_ kind: ResourceType.Kind, filter: ResourceFilter?) -> (String, String?) {
+        let columns = "id, attributes, created, last_modified, version"
+        for term in filter?.requiredEqualities ?? [] {
+            switch (kind, term.path) {
+            case (.user, "id"): return ("SELECT \(columns) FROM scim_users WHERE id = ?", term.value)
+            case (.user, "userName"): return ("SELECT \(columns) FROM scim_users WHERE user_name_key = ?", foldCase(term.value))
+            case (.user, "externalId"): return ("SELECT \(columns) FROM scim_users WHERE external_id = ? ORDER BY rowid", term.value)
+            case (.group, "id"): return ("SELECT \(columns) FROM scim_groups WHERE id = ?", term.value)
+            case (.group, "displayName"): return ("SELECT \(columns) FROM scim_groups WHERE display_name_key = ?", foldCase(term.value))
+            case (.group, "externalId"): return ("SELECT \(columns) FROM scim_groups WHERE external_id = ? ORDER BY rowid", term.value)
+            case (.group, "members.value"):
+                return (
+                    """
+                    SELECT \(columns) FROM scim_groups WHERE id IN (
+                        SELECT group_id FROM group_user_members WHERE user_id = ?1
+                        UNION SELECT group_id FROM group_group_members WHERE member_group_id = ?1)
+                    ORDER BY rowid
+                    """, term.value
+                )
+            default: continue
+            }
+        }
+        let table = kind == .user ? "scim_users" : "scim_groups"
+        return ("SELECT \(columns) FROM \(table) ORDER BY rowid", nil)
+    }
+
+    private static func sorted(_ resources: [Resource], by sorter: ResourceSorter, baseURL: String) -> [Resource] {
+        let keyed = resources.map { (key: sorter.key(for: $0.representation(baseURL: baseURL)), resource: $0) }
+        // Stable: equal keys keep creation order.
+        return keyed.enumerated().sorted { lhs, rhs in
+            if sorter.precedes(lhs.element.key, rhs.element.key) { return true }
+            if sorter.precedes(rhs.element.key, lhs.element.key) { return false }
+            return lhs.offset < rhs.offset
+        }.map(\.element.resource)
+    }
+}

@@ -1,0 +1,113 @@
+import Crypto
+import Foundation
+public import SCIM
+
+/// What a bearer token may do: provision over SCIM, or administer Portcullis over `/api/v1`.
+public enum TokenScope: String, Sendable, CaseIterable {
+    case scim, admin
+}
+
+/// A token's record, without any secret.
+public struct TokenInfo: Sendable, Equatable {
+    public var name: String
+    public var scope: TokenScope
+    /// Milliseconds since 1970.
+    public var created: Int64
+}
+
+// API tokens: 256 random bits, shown once; only their SHA-256 is stored, and a presented token is
+// compared against every stored hash in constant time.
+
+extension Store {
+    /// Creates a token and returns its secret, the only time it exists in clear.
+    public func createToken(name: String, scope: TokenScope) throws -> String {
+        let trimmed = String(name.trimmingCharacters(in: .whitespaces))
+        guard !trimmed.isEmpty, trimmed.count <= 100 else {
+            throw SCIMError.invalidValue("A token name must be 1 to 100 characters")
+        }
+        let secret = Self.newTokenSecret()
+        do {
+            try database.writeNow { connection in
+                try connection.prepare("INSERT INTO tokens (name, scope, hash, created) VALUES (?, ?, ?, ?)")
+                    .bind(.text(trimmed), .text(scope.rawValue), .blob(Self.hash(secret)), .integer(Int(Self.now()))).run()
+            }
+        } catch let error as StoreError where error.isUniquenessViolation {
+            throw SCIMError.uniqueness("A token named '\(trimmed)' already exists; revoke it first or choose another name")
+        }
+        return secret
+    }
+
+    /// Every token, oldest first.
+    public func tokens() throws -> [TokenInfo] {
+        try database.readNow { connection in
+            let statement = try connection.prepare("SELECT name, scope, created FROM tokens ORDER BY created, name")
+            var tokens: [TokenInfo] = []
+            while try statement.step() {
+                guard let scope = TokenScope(rawValue: statement.text(1)) else { continue }
+                tokens.append(TokenInfo(name: statement.text(0), scope: scope, created: Int64(statement.int(2))))
+            }
+            return tokens
+        }
+    }
+
+    /// Deletes the token called `name`; false if there was none.
+    public func revokeToken(name: String) throws -> Bool {
+        try database.writeNow { connection in
+            try connection.prepare("DELETE FROM tokens WHERE name = ?").bind(.text(name)).run()
+            return connection.changes > 0
+        }
+    }
+
+    /// The token whose secret is `presented`, or nil.
+    public func authenticate(_ presented: String) async throws -> TokenInfo? {
+        let presentedHash = Self.hash(presented)
+        return try await database.read { connection in
+            let statement = try connection.prepare("SELECT name, scope, hash, created FROM tokens")
+            var match: TokenInfo?
+            while try statement.step() {
+                // Compare with every token, in constant time, so timing tells nothing about stored hashes.
+                if Self.constantTimeEquals(statement.blob(2), presentedHash), let scope = TokenScope(rawValue: statement.text(1)) {
+                    match = TokenInfo(name: statement.text(0), scope: scope, created: Int64(statement.int(3)))
+                }
+            }
+            return match
+        }
+    }
+
+    static func hash(_ secret: String) -> [UInt8] {
+        Array(SHA256.hash(data: Array(secret.utf8)))
+    }
+
+    static func newTokenSecret() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return "pcl_" + base64URL(bytes)
+    }
+
+    static func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        var difference: UInt8 = 0
+        for index in lhs.indices {
+            difference |= lhs[index] ^ rhs[index]
+        }
+        return difference == 0
+    }
+
+    private static func base64URL(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        var output = ""
+        var index = 0
+        while index + 3 <= bytes.count {
+            let chunk = Int(bytes[index]) << 16 | Int(bytes[index + 1]) << 8 | Int(bytes[index + 2])
+            for shift in [18, 12, 6, 0] { output.append(alphabet[(chunk >> shift) & 63]) }
+            index += 3
+        }
+        let remaining = bytes.count - index
+        if remaining > 0 {
+            var chunk = Int(bytes[index]) << 16
+            if remaining == 2 { chunk |= Int(bytes[index + 1]) << 8 }
+            for shift in [18, 12, 6, 0].prefix(remaining + 1) { output.append(alphabet[(chunk >> shift) & 63]) }
+        }
+        return output
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+public import SCIM
+
+/// Portcullis's persistent state in one SQLite file: SCIM users and groups, memberships, API tokens.
+///
+/// Every write is one transaction that is on disk before the call returns. Conflicts the data does not
+/// allow (a taken userName, an unknown member, a stale ETag) are thrown as `SCIMError`s; failures of
+/// the database itself as `StoreError`s.
+public final class Store: Sendable {
+    let database: Database
+
+    /// The database file's name inside a data folder.
+    public static let fileName = "portcullis.db"
+
+    /// Opens (creating if needed) the database in `directory`, which is created with mode 0700,
+    /// and applies pending migrations.
+    public convenience init(directory: String) throws {
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let path = directory + "/" + Self.fileName
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        try self.init(path: path)
+    }
+
+    /// Opens (creating if needed) the database file at `path`.
+    public init(path: String) throws {
+        database = try Database(path: path)
+    }
+
+    /// The schema version this build writes.
+    public static var schemaVersion: Int { Migrations.latestVersion }
+
+    static func now() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+
+    static func newIdentifier() -> String {
+        UUID().uuidString.lowercased()
+    }
+
+    /// Parses a stored JSON document.
+    static func decodeAttributes(_ bytes: [UInt8], id: String) throws(StoreError) -> JSONObject {
+        do {
+            guard case .object(let object) = try JSONParser.parse(bytes) else {
+                throw StoreError.corrupt("attributes of \(id) are not a JSON object")
+            }
+            return object
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.corrupt("attributes of \(id): \(error)")
+        }
+    }
+
+    /// Fails with 412 when the client's `If-Match` does not name the current version (RFC 7644 §3.14).
+    static func checkPrecondition(_ ifMatch: String?, against resource: Resource) throws(SCIMError) {
+        guard let ifMatch else { return }
+        let tags = ifMatch.split(separator: ",").map { String(String($0).trimmingCharacters(in: .whitespaces)) }
+        guard tags.contains("*") || tags.contains(resource.etag) || tags.contains(String(resource.etag.dropFirst(2))) else {
+            throw SCIMError(status: 412, detail: "The resource changed: its version is \(resource.etag), not \(ifMatch)")
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import SCIM
+import Store
+
+/// `portcullis token`: API tokens for identity providers (scope scim) and administrators (scope admin).
+struct Token: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create, list and revoke bearer tokens.",
+        discussion: "Tokens are stored only as SHA-256 hashes: a token's secret is printed once, when it is created.",
+        subcommands: [Create.self, List.self, Revoke.self]
+    )
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a token and print it, alone on its line, on standard output.",
+            discussion: "Example: portcullis token create --data ./data --name okta --scope scim"
+        )
+
+        @OptionGroup var dataOptions: DataOptions
+
+        @Option(help: "A name for the token, e.g. the identity provider that will use it.")
+        var name: String
+
+        @Option(help: "scim (for identity providers) or admin (for /api/v1).")
+        var scope: String = TokenScope.scim.rawValue
+
+        func validate() throws {
+            guard TokenScope(rawValue: scope) != nil else {
+                throw ValidationError("--scope must be 'scim' or 'admin', not '\(scope)'")
+            }
+        }
+
+        func run() throws {
+            let store = try openStore(dataOptions)
+            do {
+                print(try store.createToken(name: name, scope: TokenScope(rawValue: scope) ?? .scim))
+            } catch let error as SCIMError {
+                printError("error: \(error.detail)")
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tokens: name, scope and creation time (never the secret).")
+
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let store = try openStore(dataOptions)
+            let tokens = try store.tokens()
+            guard !tokens.isEmpty else {
+                printError("no tokens; create one with: portcullis token create --data \(dataOptions.data) --name NAME --scope scim")
+                return
+            }
+            let width = max(4, tokens.map(\.name.count).max() ?? 0)
+            print("NAME".padding(toLength: width, withPad: " ", startingAt: 0) + "  SCOPE  CREATED")
+            for token in tokens {
+                let name = token.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                let scope = token.scope.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)
+                print("\(name)  \(scope)  \(SCIMDateTime.format(token.created))")
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token by name; it stops working at once, also for a running server.")
+
+        @OptionGroup var dataOptions: DataOptions
+
+        @Argument(help: "The token's name.")
+        var name: String
+
+        func run() throws {
+            let store = try openStore(dataOptions)
+            guard try store.revokeToken(name: name) else {
+                printError("error: no token named '\(name)'; see: portcullis token list --data \(dataOptions.data)")
+                throw ExitCode.failure
+            }
+            printError("revoked token '\(name)'")
+        }
+    }
+}
+
+/// Opens the store for a command, turning failures into one clear line.
+func openStore(_ options: DataOptions) throws -> Store {
+    do {
+        return try Store(directory: options.data)
+    } catch {
+        printError("error: cannot open the database in \(options.data): \(error)")
+        throw ExitCode.failure
+    }
+}
