@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Starts the built `portcullis serve` on a free loopback port with a fresh data folder and runs
+# scim2-tester's full check_server suite against it (see check_server.py).
+#   usage: Tests/Conformance/run.sh PATH/TO/portcullis
+set -euo pipefail
+
+binary=${1:?usage: $0 PATH/TO/portcullis}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+venv="$root/.build/conformance-venv"
+
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$here/requirements.txt" "$venv/requirements.txt"; then
+    echo "Installing scim2-tester into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+    cp "$here/requirements.txt" "$venv/requirements.txt"
+fi
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$binary" serve --data "$work/data" --policies "$root/policies" --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
+server_pid=$!
+
+for _ in $(seq 1 100); do
+    grep -q "listening on" "$work/stdout" 2>/dev/null && grep -q "pcl_" "$work/stdout" && break
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        echo "portcullis serve exited early:" >&2
+        cat "$work/stderr" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/stdout" | head -n 1)
+token=$(grep -o 'pcl_[A-Za-z0-9_-]*' "$work/stdout" | head -n 1)
+if [ -z "$base" ] || [ -z "$token" ]; then
+    echo "portcullis serve did not report its address and first token:" >&2
+    cat "$work/stdout" "$work/stderr" >&2
+    exit 1
+fi
+
+echo "Running scim2-tester 0.5.2 check_server against $base/scim/v2"
+"$venv/bin/python" "$here/check_server.py" "$base/scim/v2" "$token"
