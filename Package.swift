@@ -68,7 +68,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StoreTests",
-            dependencies: ["Store", "SCIM"],
+            dependencies: ["Store", "SCIM", "CSQLite"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -82,7 +82,7 @@ extension Store {
     }
 
     /// The SQL that selects candidate rows, using the first indexed equality the filter requires.
-    private static func candidateQuery(_ kind: ResourceType.Kind, filter: ResourceFilter?) -> (String, String?) {
+    static func candidateQuery(_ kind: ResourceType.Kind, filter: ResourceFilter?) -> (String, String?) {
         let columns = "id, attributes, created, last_modified, version"
         for term in filter?.requiredEqualities ?? [] {
             switch (kind, term.path) {

@@ -61,10 +61,10 @@ struct Serve: AsyncParsableCommand {
         let configuration = ServerConfiguration(host: address.host, port: address.port, dataDirectory: dataOptions.data, policiesDirectory: policies)
         let app = buildApplication(configuration: configuration, store: store, logger: logger) { port in
             let base = "http://\(address.urlHost):\(port)"
-            printNow("portcullis listening on \(base) (SCIM at \(base)/scim/v2)")
+            var banner = "portcullis listening on \(base) (SCIM at \(base)/scim/v2)"
             if let firstToken {
-                printNow(
-                    """
+                banner += """
+
 
                     Created the first SCIM token, named 'initial'. It is shown only this once; store it in your identity provider:
 
@@ -74,8 +74,10 @@ struct Serve: AsyncParsableCommand {
 
                         curl -H "Authorization: Bearer \(firstToken)" \(base)/scim/v2/Users
 
-                    """)
+                    """
             }
+            // One write, so that whoever waits for the address line gets the token with it.
+            printNow(banner)
         }
         try await app.runService()
     }

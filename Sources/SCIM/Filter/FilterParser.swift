@@ -5,6 +5,9 @@
 public struct FilterParser {
     /// Deepest nesting of parentheses and value paths accepted, so hostile input cannot exhaust the stack.
     public static let maximumDepth = 32
+    /// Most `and`/`or` operators accepted: each one deepens the (left-leaning) tree that every later pass
+    /// walks recursively, so an unbounded chain could exhaust the stack just as unbounded nesting would.
+    public static let maximumLogicalOperators = 100
 
     private enum Token: Equatable {
         case word(String)  // attribute path, operator, keyword or literal true/false/null
@@ -17,6 +20,7 @@ public struct FilterParser {
     private let scalars: [Unicode.Scalar]
     private var index = 0
     private var depth = 0
+    private var logicalOperators = 0
     private var token: Token = .end
     private var tokenStart = 0
 
@@ -41,6 +45,7 @@ public struct FilterParser {
     private mutating func parseOr(insideValuePath: Bool) throws(FilterError) -> Filter {
         var left = try parseAnd(insideValuePath: insideValuePath)
         while isKeyword("or") {
+            try countLogicalOperator()
             try advance()
             let right = try parseAnd(insideValuePath: insideValuePath)
             left = .or(left, right)
@@ -51,6 +56,7 @@ public struct FilterParser {
     private mutating func parseAnd(insideValuePath: Bool) throws(FilterError) -> Filter {
         var left = try parseUnary(insideValuePath: insideValuePath)
         while isKeyword("and") {
+            try countLogicalOperator()
             try advance()
             let right = try parseUnary(insideValuePath: insideValuePath)
             left = .and(left, right)
@@ -150,6 +156,13 @@ public struct FilterParser {
         depth += 1
         guard depth <= Self.maximumDepth else {
             throw FilterError("Filter nested deeper than \(Self.maximumDepth) levels", position: tokenStart)
+        }
+    }
+
+    private mutating func countLogicalOperator() throws(FilterError) {
+        logicalOperators += 1
+        guard logicalOperators <= Self.maximumLogicalOperators else {
+            throw FilterError("Filter has more than \(Self.maximumLogicalOperators) 'and'/'or' operators", position: tokenStart)
         }
     }
 

@@ -73,8 +73,12 @@ public struct JSONObject: Sendable, Hashable, Sequence {
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.members.count == rhs.members.count else { return false }
-        for member in lhs.members where rhs[member.key] != member.value {
-            return false
+        // Match members one to one, so that repeated keys (which JSON text may carry) compare correctly too.
+        var unmatched = rhs.members
+        for member in lhs.members {
+            guard let index = unmatched.firstIndex(of: member) else { return false }
+            unmatched.swapAt(index, unmatched.count - 1)
+            unmatched.removeLast()
         }
         return true
     }

@@ -174,16 +174,24 @@ public struct JSONParser {
         case UInt8(ascii: "r"): utf8.append(0x0D)
         case UInt8(ascii: "t"): utf8.append(0x09)
         case UInt8(ascii: "u"):
+            // Surrogate errors point at the backslash of the offending escape, not past it.
+            let escapeStart = index - 2
             var scalar = try parseHex4()
             if (0xD800...0xDBFF).contains(scalar) {
                 guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                    index = escapeStart
                     throw error("Unpaired UTF-16 surrogate in string")
                 }
+                let lowStart = index
                 index += 2
                 let low = try parseHex4()
-                guard (0xDC00...0xDFFF).contains(low) else { throw error("Invalid UTF-16 surrogate pair in string") }
+                guard (0xDC00...0xDFFF).contains(low) else {
+                    index = lowStart
+                    throw error("Invalid UTF-16 surrogate pair in string")
+                }
                 scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
             } else if (0xDC00...0xDFFF).contains(scalar) {
+                index = escapeStart
                 throw error("Unpaired UTF-16 surrogate in string")
             }
             guard let unicode = Unicode.Scalar(scalar) else { throw error("Invalid Unicode escape") }
@@ -240,7 +248,10 @@ public struct JSONParser {
         if isInteger, let integer = Int(text) {
             return .integer(integer)
         }
-        guard let double = Double(text), double.isFinite else { throw error("Number out of range") }
+        guard let double = Double(text), double.isFinite else {
+            index = start
+            throw error("Number out of range")
+        }
         return .decimal(double)
     }
 

@@ -1,0 +1,129 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The built `portcullis` binary, found next to the test bundle.
+enum PortcullisBinary {
+    static var url: URL {
+        if let override = ProcessInfo.processInfo.environment["PORTCULLIS_BINARY"] {
+            return URL(fileURLWithPath: override)
+        }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("portcullis")
+    }
+
+    /// Runs a CLI command to completion and returns its exit status and output.
+    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+    }
+}
+
+/// A temporary data folder, removed when the test ends.
+final class DataFolder {
+    let path: String
+
+    init() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-e2e-\(UUID().uuidString)").path
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// `portcullis serve` on a free loopback port, started and ended by this test only (by PID).
+final class ServerProcess {
+    let process = Process()
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+    private(set) var baseURL = ""
+    private(set) var standardOutput = ""
+
+    struct StartFailure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    init(data: String, extraArguments: [String] = []) throws {
+        process.executableURL = PortcullisBinary.url
+        process.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:0"] + extraArguments
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        try process.run()
+        try waitUntilListening()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// The first token, when this start created one.
+    var printedToken: String? {
+        guard let range = standardOutput.range(of: #"pcl_[A-Za-z0-9_-]+"#, options: .regularExpression) else { return nil }
+        return String(standardOutput[range])
+    }
+
+    private func waitUntilListening() throws {
+        let handle = stdoutPipe.fileHandleForReading
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let chunk = handle.availableData
+            if chunk.isEmpty {
+                guard process.isRunning else { break }
+                continue
+            }
+            standardOutput += String(decoding: chunk, as: UTF8.self)
+            if let range = standardOutput.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression),
+                standardOutput.contains("\n")
+            {
+                baseURL = String(standardOutput[range])
+                // The first-start banner follows the address in the same write.
+                return
+            }
+        }
+        let errors = String(decoding: stderrPipe.fileHandleForReading.availableData, as: UTF8.self)
+        throw StartFailure(description: "portcullis serve did not start: \(standardOutput) \(errors)")
+    }
+
+    /// Ends the server with SIGTERM and waits; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Ends the server at once, as a crash or `kill -9` would.
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Sends a request and returns the status and the parsed JSON body (if any).
+    func request(_ method: String, _ path: String, token: String?, body: String? = nil) async throws -> (status: Int, body: [String: Any]) {
+        var request = URLRequest(url: URL(string: baseURL + path)!)
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/scim+json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return (status, json)
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import SCIM
+import Testing
+@testable import Store
+
+struct QueryTests {
+    static let baseURL = "https://vpn.example.com/scim/v2"
+
+    private func seed(_ temporary: TemporaryStore, count: Int) async throws -> [Resource] {
+        try await (0..<count).asyncMap { index in
+            try await temporary.createUser(
+                #"{"userName": "user\#(String(format: "%03d", index))@example.com", "externalId": "ext-\#(index % 3)", "title": "T\#(index % 2)"}"#)
+        }
+    }
+
+    @Test func unfilteredPagesAreInCreationOrderAndCoverEveryUserOnce() async throws {
+        let temporary = try TemporaryStore()
+        let users = try await seed(temporary, count: 25)
+        var seen: [String] = []
+        var startIndex = 1
+        while true {
+            let page = try await temporary.store.list(.user, filter: nil, sorter: nil, startIndex: startIndex, count: 10, baseURL: Self.baseURL)
+            #expect(page.totalResults == 25)
+            if page.resources.isEmpty { break }
+            seen += page.resources.map(\.id)
+            startIndex += page.resources.count
+        }
+        #expect(seen == users.map(\.id))
+    }
+
+    @Test func countZeroGivesOnlyTheTotal() async throws {
+        let temporary = try TemporaryStore()
+        _ = try await seed(temporary, count: 4)
+        let filter = try ResourceFilter(parsing: #"title eq "T0""#, for: .user)
+        let page = try await temporary.store.list(.user, filter: filter, sorter: nil, startIndex: 1, count: 0, baseURL: Self.baseURL)
+        #expect(page.totalResults == 2)
+        #expect(page.resources.isEmpty)
+    }
+
+    @Test(arguments: [
+        (#"userName eq "USER007@example.com""#, 1),
+        (#"externalId eq "ext-1""#, 4),
+        (#"externalId eq "EXT-1""#, 0),
+        (#"title eq "T1" and externalId eq "ext-0""#, 2),
+        (#"userName sw "user00""#, 10),
+        (#"not (title eq "T1") or userName ew "011@example.com""#, 7),
+    ])
+    func filtersAreAnsweredCorrectlyWhetherIndexedOrNot(_ text: String, _ expected: Int) async throws {
+        let temporary = try TemporaryStore()
+        _ = try await seed(temporary, count: 12)
+        let filter = try ResourceFilter(parsing: text, for: .user)
+        let page = try await temporary.store.list(.user, filter: filter, sorter: nil, startIndex: 1, count: 100, baseURL: Self.baseURL)
+        #expect(page.totalResults == expected)
+        #expect(page.resources.allSatisfy { filter.matches($0.representation(baseURL: Self.baseURL)) })
+    }
+
+    @Test func sortingByUserNameDescendingPagesThroughInOrder() async throws {
+        let temporary = try TemporaryStore()
+        _ = try await seed(temporary, count: 9)
+        let sorter = try ResourceSorter(sortBy: "userName", order: .descending, for: .user)
+        let first = try await temporary.store.list(.user, filter: nil, sorter: sorter, startIndex: 1, count: 5, baseURL: Self.baseURL)
+        let second = try await temporary.store.list(.user, filter: nil, sorter: sorter, startIndex: 6, count: 5, baseURL: Self.baseURL)
+        let names = (first.resources + second.resources).compactMap { $0.attributes["userName"]?.stringValue }
+        #expect(names == names.sorted(by: >))
+        #expect(names.count == 9)
+    }
+
+    @Test func groupsAreFoundByMember() async throws {
+        let temporary = try TemporaryStore()
+        let ada = try await temporary.createUser(userName: "ada@example.com")
+        let bob = try await temporary.createUser(userName: "bob@example.com")
+        let withAda = try await temporary.createGroup("A", members: [ada])
+        _ = try await temporary.createGroup("B", members: [bob])
+        let filter = try ResourceFilter(parsing: #"members[value eq "\#(ada.id)"]"#, for: .group)
+        let page = try await temporary.store.list(.group, filter: filter, sorter: nil, startIndex: 1, count: 10, baseURL: Self.baseURL)
+        #expect(page.resources.map(\.id) == [withAda.id])
+    }
+}

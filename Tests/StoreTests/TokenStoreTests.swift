@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+@testable import Store
+
+struct TokenStoreTests {
+    @Test func createdTokenAuthenticatesWithItsScope() async throws {
+        let temporary = try TemporaryStore()
+        let secret = try temporary.store.createToken(name: "okta", scope: .scim)
+        #expect(secret.hasPrefix("pcl_"))
+        #expect(secret.count == 47)  // "pcl_" + 256 bits in unpadded base64url
+        let token = try await temporary.store.authenticate(secret)
+        #expect(token?.name == "okta")
+        #expect(token?.scope == .scim)
+    }
+
+    @Test func wrongOrTruncatedTokensDoNotAuthenticate() async throws {
+        let temporary = try TemporaryStore()
+        let secret = try temporary.store.createToken(name: "okta", scope: .scim)
+        #expect(try await temporary.store.authenticate(String(secret.dropLast())) == nil)
+        #expect(try await temporary.store.authenticate(secret + "x") == nil)
+        #expect(try await temporary.store.authenticate("") == nil)
+    }
+
+    @Test func theDatabaseHoldsOnlyAHashOfTheSecret() async throws {
+        let temporary = try TemporaryStore()
+        let secret = try temporary.store.createToken(name: "okta", scope: .admin)
+        let secretBytes = Data(secret.utf8)
+        for suffix in ["", "-wal"] {
+            if let contents = FileManager.default.contents(atPath: temporary.databasePath + suffix) {
+                #expect(contents.range(of: secretBytes) == nil)
+            }
+        }
+        let stored = try temporary.store.database.readNow { connection in
+            let statement = try connection.prepare("SELECT hash FROM tokens WHERE name = 'okta'")
+            _ = try statement.step()
+            return statement.blob(0)
+        }
+        #expect(stored == Store.hash(secret))
+        #expect(stored.count == 32)
+    }
+
+    @Test func revokedTokenStopsWorkingAndNamesAreUnique() async throws {
+        let temporary = try TemporaryStore()
+        let secret = try temporary.store.createToken(name: "okta", scope: .scim)
+        #expect(throws: (any Error).self) { _ = try temporary.store.createToken(name: "okta", scope: .admin) }
+        #expect(try temporary.store.revokeToken(name: "okta"))
+        #expect(try await temporary.store.authenticate(secret) == nil)
+        #expect(try temporary.store.revokeToken(name: "okta") == false)
+        #expect(try temporary.store.tokens().isEmpty)
+    }
+
+    @Test func everyTokenIsDifferent() throws {
+        let temporary = try TemporaryStore()
+        let secrets = try (0..<20).map { try temporary.store.createToken(name: "t\($0)", scope: .scim) }
+        #expect(Set(secrets).count == 20)
+        #expect(try temporary.store.tokens().map(\.name).sorted() == (0..<20).map { "t\($0)" }.sorted())
+    }
+
+    @Test(arguments: [([UInt8]([1, 2, 3]), [UInt8]([1, 2, 3]), true), ([1, 2, 3], [1, 2, 4], false), ([1, 2], [1, 2, 3], false)])
+    func constantTimeComparison(_ lhs: [UInt8], _ rhs: [UInt8], _ equal: Bool) {
+        #expect(Store.constantTimeEquals(lhs, rhs) == equal)
+    }
+}
