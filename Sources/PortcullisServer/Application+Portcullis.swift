@@ -27,7 +27,7 @@ public func buildRouter(store: Store) -> Router<PortcullisRequestContext> {
     router.add(middleware: RequestLogMiddleware())
     router.get("healthz") { _, _ in "ok\n" }
     router.get("readyz") { _, _ -> Response in
-        _ = try await store.count(.user)
+        try await store.ping()
         return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
     }
     SCIMRoutes(service: SCIMService(store: store)).register(on: router)

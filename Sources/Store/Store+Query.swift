@@ -21,10 +21,14 @@ extension Store {
             if filter == nil, sorter == nil {
                 return try Self.page(kind, startIndex: startIndex, count: count, connection: connection)
             }
+            // Derived attributes (a user's groups, a group's members) cost a query per resource: load
+            // them before evaluating only when the filter or the sort reads them, else only for the page.
+            let derivedKey = kind == .user ? "groups" : "members"
+            let needsDerived = filter?.references(topLevelKey: derivedKey) == true || sorter?.references(topLevelKey: derivedKey) == true
             var matches: [Resource] = []
-            try Self.forEachCandidate(kind, filter: filter, connection: connection) { resource in
-                let representation = resource.representation(baseURL: baseURL)
-                if filter?.matches(representation) ?? true {
+            try Self.forEachCandidate(kind, filter: filter, connection: connection) { row in
+                let resource = needsDerived ? try Self.withDerived(row, connection: connection) : row
+                if filter?.matches(resource.representation(baseURL: baseURL)) ?? true {
                     matches.append(resource)
                 }
             }
@@ -33,7 +37,18 @@ extension Store {
             }
             let first = min(startIndex - 1, matches.count)
             let last = min(first + count, matches.count)
-            return Page(totalResults: matches.count, resources: Array(matches[first..<last]))
+            var page = Array(matches[first..<last])
+            if !needsDerived {
+                page = try page.map { try Self.withDerived($0, connection: connection) }
+            }
+            return Page(totalResults: matches.count, resources: page)
+        }
+    }
+
+    /// Fails unless the database answers a query; for readiness checks.
+    public func ping() async throws {
+        try await database.read { connection in
+            _ = try connection.prepare("SELECT 1").step()
         }
     }
 
@@ -65,19 +80,16 @@ extension Store {
         return statement.int(0)
     }
 
-    /// Calls `body` with every resource that may match: those an indexed equality selects, or all.
+    /// Calls `body` with every row that may match (without derived attributes): those an indexed
+    /// equality selects, or all, streamed so that a scan does not hold every row at once.
     private static func forEachCandidate(
         _ kind: ResourceType.Kind, filter: ResourceFilter?, connection: SQLiteConnection, _ body: (Resource) throws -> Void
     ) throws {
         let (sql, parameter) = candidateQuery(kind, filter: filter)
         let statement = try connection.prepare(sql)
         if let parameter { try statement.bind(.text(parameter)) }
-        var rows: [Resource] = []
         while try statement.step() {
-            rows.append(try resource(kind, row: statement))
-        }
-        for row in rows {
-            try body(try withDerived(row, connection: connection))
+            try body(try resource(kind, row: statement))
         }
     }
 

@@ -36,6 +36,19 @@ public struct ResourceFilter: Sendable {
         Self.evaluate(root, on: resource)
     }
 
+    /// Whether the filter reads the top-level attribute `key` (e.g. `groups`), so a store knows whether it
+    /// must load derived attributes before evaluating.
+    public func references(topLevelKey key: String) -> Bool {
+        func visit(_ node: Node) -> Bool {
+            switch node {
+            case .and(let left, let right), .or(let left, let right): visit(left) || visit(right)
+            case .not(let inner): visit(inner)
+            case .present(let path), .compare(let path, _, _), .valuePath(let path, _): path.steps[0].key == key
+            }
+        }
+        return visit(root)
+    }
+
     /// The `attribute eq "value"` terms that every match must satisfy (the top-level `and` chain), keyed by
     /// canonical path such as `userName` or `members.value`, so a store can answer them from an index.
     public var requiredEqualities: [(path: String, value: String)] {

@@ -13,6 +13,11 @@ public struct ResourceSorter: Sendable {
         self.order = order
     }
 
+    /// Whether sorting reads the top-level attribute `key` (e.g. `groups`).
+    public func references(topLevelKey key: String) -> Bool {
+        path.steps[0].key == key
+    }
+
     /// Whether `resourceType` has the attribute, for searches across resource types.
     public static func canSort(_ sortBy: String, for resourceType: ResourceType) -> Bool {
         guard let parsed = AttributePath.parse(sortBy) else { return false }
