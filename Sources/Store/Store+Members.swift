@@ -51,23 +51,63 @@ extension Store {
         return attributes
     }
 
-    /// Writes the difference between a group's previous and new members.
+    /// Writes the difference between a group's previous and new members, and gives every user whose
+    /// `groups` attribute changes with it (members added or removed, directly or through a nested
+    /// group) a new version.
     static func writeMembers(of resource: Resource, previous: [Member], connection: SQLiteConnection) throws {
         let new = Set(members(of: resource))
         let old = Set(previous)
-        for member in old.subtracting(new) {
+        let removed = old.subtracting(new)
+        let added = new.subtracting(old)
+        // Users under removed groups must be found before the edges go.
+        var affectedUsers = Set(removed.filter { $0.kind == .user }.map(\.id))
+        affectedUsers.formUnion(try usersUnder(groups: removed.filter { $0.kind == .group }.map(\.id), connection: connection))
+        for member in removed {
             let sql =
                 member.kind == .user
                 ? "DELETE FROM group_user_members WHERE group_id = ? AND user_id = ?"
                 : "DELETE FROM group_group_members WHERE group_id = ? AND member_group_id = ?"
             try connection.prepare(sql).bind(.text(resource.id), .text(member.id)).run()
         }
-        for member in new.subtracting(old) {
+        for member in added {
             let sql =
                 member.kind == .user
                 ? "INSERT OR IGNORE INTO group_user_members (group_id, user_id) VALUES (?, ?)"
                 : "INSERT OR IGNORE INTO group_group_members (group_id, member_group_id) VALUES (?, ?)"
             try connection.prepare(sql).bind(.text(resource.id), .text(member.id)).run()
+        }
+        affectedUsers.formUnion(added.filter { $0.kind == .user }.map(\.id))
+        affectedUsers.formUnion(try usersUnder(groups: added.filter { $0.kind == .group }.map(\.id), connection: connection))
+        try touchUsers(affectedUsers, connection: connection)
+    }
+
+    /// Every user in the given groups or in groups nested in them.
+    static func usersUnder(groups ids: [String], connection: SQLiteConnection) throws -> Set<String> {
+        var users = Set<String>()
+        let statement = try connection.prepare(
+            """
+            WITH RECURSIVE descendants (id) AS (
+                SELECT ?1
+                UNION
+                SELECT nested.member_group_id FROM group_group_members nested JOIN descendants ON nested.group_id = descendants.id
+            )
+            SELECT DISTINCT user_id FROM group_user_members WHERE group_id IN (SELECT id FROM descendants)
+            """)
+        for id in ids {
+            statement.reset()
+            try statement.bind(.text(id))
+            while try statement.step() { users.insert(statement.text(0)) }
+        }
+        return users
+    }
+
+    /// Gives users whose derived `groups` changed a new version and modification time, so that ETags
+    /// and `meta.lastModified gt` filters see the change.
+    static func touchUsers(_ ids: Set<String>, connection: SQLiteConnection) throws {
+        let now = now()
+        for id in ids {
+            try connection.prepare("UPDATE scim_users SET version = version + 1, last_modified = max(last_modified + 1, ?) WHERE id = ?")
+                .bind(.integer(Int(now)), .text(id)).run()
         }
     }
 
@@ -119,7 +159,7 @@ extension Store {
     static func touchGroups(_ ids: [String], connection: SQLiteConnection) throws {
         let now = now()
         for id in ids {
-            try connection.prepare("UPDATE scim_groups SET version = version + 1, last_modified = max(last_modified, ?) WHERE id = ?")
+            try connection.prepare("UPDATE scim_groups SET version = version + 1, last_modified = max(last_modified + 1, ?) WHERE id = ?")
                 .bind(.integer(Int(now)), .text(id)).run()
         }
     }

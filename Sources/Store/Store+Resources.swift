@@ -42,7 +42,7 @@ extension Store {
             updated.attributes = try Self.checkedMembers(of: updated, connection: connection)
             guard updated.attributes != current.attributes else { return current }
             updated.version = current.version + 1
-            updated.lastModified = max(Self.now(), current.lastModified)
+            updated.lastModified = max(Self.now(), current.lastModified + 1)
             try Self.update(updated, previous: current, connection: connection)
             return try Self.load(kind, id: id, connection: connection) ?? updated
         }
@@ -57,9 +57,12 @@ extension Store {
             }
             try Self.checkPrecondition(ifMatch, against: current)
             let parents = try Self.parentGroupIDs(of: kind, id: id, connection: connection)
+            // Deleting a group changes the `groups` of every user under it.
+            let affectedUsers = kind == .group ? try Self.usersUnder(groups: [id], connection: connection) : []
             let sql = kind == .user ? "DELETE FROM scim_users WHERE id = ?" : "DELETE FROM scim_groups WHERE id = ?"
             try connection.prepare(sql).bind(.text(id)).run()
             try Self.touchGroups(parents, connection: connection)
+            try Self.touchUsers(affectedUsers, connection: connection)
         }
     }
 
@@ -128,6 +131,10 @@ extension Store {
                     .text(stored), .integer(Int(resource.lastModified)), .integer(resource.version), .text(resource.id)
                 ).run()
                 try writeMembers(of: resource, previous: members(of: previous), connection: connection)
+                if displayName != previous.attributes["displayName"]?.stringValue {
+                    // A rename shows in the `groups` of every user under the group.
+                    try touchUsers(usersUnder(groups: [resource.id], connection: connection), connection: connection)
+                }
             }
         } catch let error as StoreError where error.isUniquenessViolation {
             throw uniquenessError(resource)

@@ -38,6 +38,9 @@ struct ResourceNormalizerTests {
         (#"{"userName": "ada", "x509Certificates": [{"value": "not base64!"}]}"#, "Attribute 'x509Certificates.value' is binary and expects base64 text"),
         (#"{"userName": "ada", "name": {"nickname": "x"}}"#, "Unknown sub-attribute 'nickname' of 'name'"),
         (#"["userName"]"#, "The request body must be a JSON object describing a User"),
+        (#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "userName": "ada"}"#,
+         "'schemas' must include urn:ietf:params:scim:schemas:core:2.0:User for a User"),
+        (#"{"schemas": "urn:ietf:params:scim:schemas:core:2.0:User", "userName": "ada"}"#, "'schemas' must be an array of schema URIs"),
     ])
     func invalidInputIsA400ThatSaysWhy(_ text: String, _ detail: String) throws {
         do {

@@ -4,8 +4,9 @@ import SCIM
 extension Request {
     /// The base URL of the SCIM service as the client addressed it, for `meta.location` and `$ref`.
     var scimBaseURL: String {
-        let forwardedProto = headers[.init("X-Forwarded-Proto")!].flatMap { $0 == "https" ? "https" : nil }
-        let scheme = forwardedProto ?? "http"
+        // Set by a TLS-terminating proxy; it only changes the scheme of URLs in responses.
+        let forwardedProto = headers.first { $0.name.canonicalName == "x-forwarded-proto" }?.value
+        let scheme = forwardedProto == "https" ? "https" : "http"
         let host = head.authority ?? "localhost"
         return scheme + "://" + host + SCIMRoutes.basePath
     }

@@ -12,6 +12,6 @@ enum SCIMResponse {
     }
 
     static func noContent() -> Response {
-        Response(status: .noContent, headers: [.contentType: contentType])
+        Response(status: .noContent)
     }
 }

@@ -23,10 +23,11 @@ struct SCIMRoutes {
         group.get("Me") { _, _ -> Response in
             throw SCIMError(status: 501, detail: "/Me is not supported: Portcullis tokens belong to identity providers, not to users")
         }
-        // Everything else under the base path is a SCIM 404, not Hummingbird's plain one.
-        group.on("**", method: .get) { _, _ -> Response in throw HTTPError(.notFound) }
-        for method in [HTTPRequest.Method.post, .put, .patch, .delete] {
-            group.on("**", method: method) { _, _ -> Response in throw HTTPError(.notFound) }
+        // Everything else under the base path, and the base path itself, is a SCIM 404, not Hummingbird's plain one.
+        for path: RouterPath in ["", "**"] {
+            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
+                group.on(path, method: method) { _, _ -> Response in throw HTTPError(.notFound) }
+            }
         }
     }
 
@@ -57,7 +58,7 @@ struct SCIMRoutes {
             return SCIMResponse.json(document)
         }
         for path in ["ServiceProviderConfig", "ResourceTypes", "ResourceTypes/:id", "Schemas", "Schemas/:id"] {
-            registerMethodNotAllowed(path, methods: [.post, .put, .patch, .delete], on: group)
+            registerMethodNotAllowed(path, methods: [.post, .put, .patch, .delete], allowed: [.get], on: group)
         }
     }
 
@@ -70,48 +71,71 @@ struct SCIMRoutes {
         group.post(RouterPath(stringLiteral: endpoint + "/.search")) { request, _ in
             try await search([kind], request: request)
         }
+        // The attribute selection is read before anything is written, so that a bad `attributes`
+        // parameter fails the request without the change having happened.
         group.post(RouterPath(stringLiteral: endpoint)) { request, _ in
+            let selection = try Self.selection(of: request, for: kind)
             var request = request
             let body = try await request.scimJSONBody(limit: SCIMService.maximumPayloadSize)
             let resource = try await service.create(kind, body: body)
-            return try respond(with: resource, to: request, status: .created)
+            return respond(with: resource, selection: selection, to: request, status: .created)
         }
         group.get(RouterPath(stringLiteral: endpoint + "/:id")) { request, context in
+            let selection = try Self.selection(of: request, for: kind)
             let resource = try await service.get(kind, id: try context.parameters.require("id"))
-            if let ifNoneMatch = request.headers[.ifNoneMatch], ifNoneMatch.split(separator: ",").contains(where: {
-                String($0).trimmingWhitespace == resource.etag || String($0).trimmingWhitespace == "*"
-            }) {
+            if let ifNoneMatch = request.headers[.ifNoneMatch], Self.ifNoneMatch(ifNoneMatch, matches: resource.etag) {
                 return Response(status: .notModified, headers: [.eTag: resource.etag])
             }
-            return try respond(with: resource, to: request, status: .ok)
+            return respond(with: resource, selection: selection, to: request, status: .ok)
         }
         group.put(RouterPath(stringLiteral: endpoint + "/:id")) { request, context in
+            let selection = try Self.selection(of: request, for: kind)
             var request = request
             let body = try await request.scimJSONBody(limit: SCIMService.maximumPayloadSize)
             let resource = try await service.replace(
                 kind, id: try context.parameters.require("id"), body: body, ifMatch: request.headers[.ifMatch])
-            return try respond(with: resource, to: request, status: .ok)
+            return respond(with: resource, selection: selection, to: request, status: .ok)
         }
         group.patch(RouterPath(stringLiteral: endpoint + "/:id")) { request, context in
+            let selection = try Self.selection(of: request, for: kind)
             var request = request
             let body = try await request.scimJSONBody(limit: SCIMService.maximumPayloadSize)
             let resource = try await service.patch(
                 kind, id: try context.parameters.require("id"), body: body, ifMatch: request.headers[.ifMatch])
-            return try respond(with: resource, to: request, status: .ok)
+            return respond(with: resource, selection: selection, to: request, status: .ok)
         }
         group.delete(RouterPath(stringLiteral: endpoint + "/:id")) { request, context in
             try await service.delete(kind, id: try context.parameters.require("id"), ifMatch: request.headers[.ifMatch])
             return SCIMResponse.noContent()
         }
-        registerMethodNotAllowed(endpoint, methods: [.put, .patch, .delete], on: group)
-        registerMethodNotAllowed(endpoint + "/:id", methods: [.post], on: group)
+        registerMethodNotAllowed(endpoint, methods: [.put, .patch, .delete], allowed: [.get, .post], on: group)
+        registerMethodNotAllowed(endpoint + "/:id", methods: [.post], allowed: [.get, .put, .patch, .delete], on: group)
     }
 
-    private func registerMethodNotAllowed(_ path: String, methods: [HTTPRequest.Method], on group: RouterGroup<PortcullisRequestContext>) {
+    /// Answers `methods` on `path` with a SCIM 405 whose `Allow` lists the methods the path has (RFC 9110 §15.5.6).
+    private func registerMethodNotAllowed(
+        _ path: String, methods: [HTTPRequest.Method], allowed: [HTTPRequest.Method], on group: RouterGroup<PortcullisRequestContext>
+    ) {
+        let allow = allowed.map(\.rawValue).joined(separator: ", ")
         for method in methods {
             group.on(RouterPath(stringLiteral: path), method: method) { request, _ -> Response in
-                throw SCIMError(status: 405, detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)")
+                throw SCIMErrorResponse(
+                    SCIMError(status: 405, detail: "\(request.method.rawValue) is not allowed on \(request.uri.path); use \(allow)"),
+                    headers: [.allow: allow])
             }
+        }
+    }
+
+    /// Whether an `If-None-Match` value names `etag` or is `*`. The comparison is the weak one
+    /// (RFC 9110 §13.1.2): `W/"3"` and `"3"` name the same version.
+    static func ifNoneMatch(_ header: String, matches etag: String) -> Bool {
+        func opaqueTag(_ tag: Substring) -> Substring {
+            let trimmed = String(tag).trimmingWhitespace
+            return trimmed.hasPrefix("W/") ? trimmed.dropFirst(2) : trimmed
+        }
+        let current = opaqueTag(Substring(etag))
+        return header.split(separator: ",").contains { tag in
+            String(tag).trimmingWhitespace == "*" || opaqueTag(tag) == current
         }
     }
 
@@ -122,11 +146,21 @@ struct SCIMRoutes {
         return SCIMResponse.json(try await service.list(kinds, query: query, baseURL: request.scimBaseURL))
     }
 
-    /// A resource response with `attributes`/`excludedAttributes` applied, its ETag, and on create its Location.
-    private func respond(with resource: Resource, to request: Request, status: HTTPResponse.Status) throws -> Response {
-        let query = try ListQuery(queryParameters: request.decodedQueryParameters)
+    /// The `attributes`/`excludedAttributes` of a request on one resource (RFC 7644 §3.9). The list
+    /// parameters (`filter`, `count`, …) mean nothing there and are ignored like unknown ones.
+    private static func selection(of request: Request, for kind: ResourceType.Kind) throws -> AttributeSelection {
+        let parameters = request.decodedQueryParameters.filter { name, _ in
+            ["attributes", "excludedattributes"].contains(name.lowercased())
+        }
+        let query = try ListQuery(queryParameters: parameters)
+        return try AttributeSelection(attributes: query.attributes, excludedAttributes: query.excludedAttributes, for: .of(kind))
+    }
+
+    /// A resource response with the attribute selection applied, its ETag, and on create its Location.
+    private func respond(
+        with resource: Resource, selection: AttributeSelection, to request: Request, status: HTTPResponse.Status
+    ) -> Response {
         let type = resource.resourceType
-        let selection = try AttributeSelection(attributes: query.attributes, excludedAttributes: query.excludedAttributes, for: type)
         let baseURL = request.scimBaseURL
         var headers: HTTPFields = [.eTag: resource.etag]
         if status == .created {

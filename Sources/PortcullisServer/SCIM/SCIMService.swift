@@ -42,12 +42,15 @@ struct SCIMService: Sendable {
         try await store.delete(kind, id: id, ifMatch: ifMatch)
     }
 
+    /// How one kind of resource takes part in a list or search.
+    private typealias ListPlan = (kind: ResourceType.Kind, filter: ResourceFilter?, sorter: ResourceSorter?, selection: AttributeSelection)
+
     /// One page of the resources of the given kinds that match the query; several kinds are listed one
-    /// after the other (a search at the service root). A filter naming an attribute that only some of the
-    /// kinds have matches nothing of the others.
+    /// after the other (a search at the service root), or in one order when sorted. A filter naming an
+    /// attribute that only some of the kinds have matches nothing of the others.
     func list(_ kinds: [ResourceType.Kind], query: ListQuery, baseURL: String) async throws -> JSON {
         let count = min(query.count ?? Self.defaultPageSize, Self.maximumPageSize)
-        var plans: [(kind: ResourceType.Kind, filter: ResourceFilter?, sorter: ResourceSorter?, selection: AttributeSelection)] = []
+        var plans: [ListPlan] = []
         var firstFilterError: FilterError?
         for kind in kinds {
             let type = ResourceType.of(kind)
@@ -70,6 +73,9 @@ struct SCIMService: Sendable {
         if plans.isEmpty, let firstFilterError {
             throw firstFilterError.scimError
         }
+        if plans.count > 1, let sorter = plans.lazy.compactMap(\.sorter).first {
+            return try await mergedList(plans, sortedBy: sorter, query: query, count: count, baseURL: baseURL)
+        }
         var total = 0
         var resources: [JSON] = []
         var skip = query.startIndex - 1
@@ -83,6 +89,36 @@ struct SCIMService: Sendable {
             resources += page.resources.map { .object(plan.selection.apply(to: $0.representation(baseURL: baseURL), resourceType: type)) }
         }
         return ListResponse.json(resources: resources, totalResults: total, startIndex: query.startIndex)
+    }
+
+    /// A sorted page across several kinds (RFC 7644 §3.4.2.3 orders the whole result, not each kind):
+    /// the first `startIndex - 1 + count` of each kind, merged in sort order, then paged. Equal keys,
+    /// and resources of a kind that cannot be sorted by the attribute, keep the kinds' order.
+    private func mergedList(
+        _ plans: [ListPlan], sortedBy sorter: ResourceSorter, query: ListQuery, count: Int, baseURL: String
+    ) async throws -> JSON {
+        let skip = query.startIndex - 1
+        let needed = skip > Int.max - count ? Int.max : skip + count
+        var total = 0
+        var entries: [(key: JSON?, resource: JSON)] = []
+        for plan in plans {
+            let page = try await store.list(
+                plan.kind, filter: plan.filter, sorter: plan.sorter, startIndex: 1, count: needed, baseURL: baseURL)
+            total += page.totalResults
+            let type = ResourceType.of(plan.kind)
+            for resource in page.resources {
+                let representation = resource.representation(baseURL: baseURL)
+                let selected = plan.selection.apply(to: representation, resourceType: type)
+                entries.append((plan.sorter?.key(for: representation), .object(selected)))
+            }
+        }
+        let ordered = entries.enumerated().sorted { lhs, rhs in
+            if sorter.precedes(lhs.element.key, rhs.element.key) { return true }
+            if sorter.precedes(rhs.element.key, lhs.element.key) { return false }
+            return lhs.offset < rhs.offset
+        }
+        let resources = ordered.dropFirst(skip).prefix(count).map(\.element.resource)
+        return ListResponse.json(resources: Array(resources), totalResults: total, startIndex: query.startIndex)
     }
 }
 

@@ -81,7 +81,7 @@ struct AttributeValueNormalizer {
                 if derived.contains(where: { $0.caseInsensitiveEquals(member.key) }) { continue }
                 // An extension object may repeat its own `schemas`, as scim2-models writes it.
                 if definition.name.contains(":"), member.key.caseInsensitiveEquals("schemas") { continue }
-                throw SCIMError.invalidValue("Unknown sub-attribute '\(member.key)' of '\(path)'")
+                throw SCIMError.invalidSyntax("Unknown sub-attribute '\(member.key)' of '\(path)'")
             }
             guard sub.mutability != .readOnly else { continue }
             if let normalized = try normalizeSingle(member.value, for: sub, path: path + "." + sub.name) {

@@ -79,9 +79,14 @@ public struct ResourceNormalizer: Sendable {
         }
     }
 
+    /// `schemas`, when sent, must name this resource type's core schema: a Group sent to /Users is an
+    /// error, not a user. (A missing `schemas` is tolerated, as several identity providers omit it.)
     private func checkSchemas(_ value: JSON) throws(SCIMError) {
         guard case .array(let uris) = value, uris.allSatisfy({ $0.stringValue != nil }) else {
             throw SCIMError.invalidSyntax("'schemas' must be an array of schema URIs")
+        }
+        guard uris.contains(where: { $0.stringValue?.caseInsensitiveEquals(resourceType.schema.id) == true }) else {
+            throw SCIMError.invalidValue("'schemas' must include \(resourceType.schema.id) for a \(resourceType.name)")
         }
     }
 
