@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -27,6 +29,11 @@ let package = Package(
         ),
         .target(
             name: "SCIM",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Policy",
+            dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -41,17 +48,21 @@ let package = Package(
         .target(
             name: "PortcullisServer",
             dependencies: [
+                "Policy",
                 "SCIM",
                 "Store",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "portcullis",
             dependencies: [
+                "Policy",
                 "PortcullisServer",
                 "SCIM",
                 "Store",
@@ -67,6 +78,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PolicyTests",
+            dependencies: ["Policy"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StoreTests",
             dependencies: ["Store", "SCIM", "CSQLite"],
             swiftSettings: swiftSettings
@@ -78,6 +94,7 @@ let package = Package(
                 "Store",
                 "SCIM",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

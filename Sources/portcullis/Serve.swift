@@ -59,7 +59,10 @@ struct Serve: AsyncParsableCommand {
         let firstToken = try createFirstTokenIfNeeded(store)
 
         let configuration = ServerConfiguration(host: address.host, port: address.port, dataDirectory: dataOptions.data, policiesDirectory: policies)
-        let app = buildApplication(configuration: configuration, store: store, logger: logger) { port in
+        let policyService = PolicyService(directory: policies, logger: logger)
+        let hangup = reloadOnHangup(policyService)
+        defer { hangup.cancel() }
+        let app = buildApplication(configuration: configuration, store: store, policies: policyService, logger: logger) { port in
             let base = "http://\(address.urlHost):\(port)"
             var banner = "portcullis listening on \(base) (SCIM at \(base)/scim/v2)"
             if let firstToken {
@@ -80,6 +83,15 @@ struct Serve: AsyncParsableCommand {
             printNow(banner)
         }
         try await app.runService()
+    }
+
+    /// SIGHUP asks the policy service to reload, as `systemctl reload` sends it.
+    private func reloadOnHangup(_ service: PolicyService) -> any DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler { service.requestReload() }
+        source.resume()
+        return source
     }
 
     /// On a database without any token, creates the SCIM token 'initial' so the newcomer can start at once.

@@ -16,6 +16,9 @@ struct RequestLogMiddleware: RouterMiddleware {
         } catch let error as SCIMErrorResponse {
             log(request, context: context, status: error.error.status, start: start, detail: error.error.detail)
             throw error
+        } catch let error as APIErrorResponse {
+            log(request, context: context, status: error.status.code, start: start, detail: error.message)
+            throw error
         } catch let error as any HTTPResponseError {
             log(request, context: context, status: error.status.code, start: start, detail: error.status.reasonPhrase)
             throw error
