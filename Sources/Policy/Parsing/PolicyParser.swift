@@ -195,10 +195,12 @@ struct PolicyParser {
         var target: Destination.Target?
         var ports: [PortSpec]?
         var sawTo = false
+        var targetLocation = location
         for (keyNode, value) in mapping {
             switch keyNode.scalar?.string ?? "" {
             case "to":
                 sawTo = true
+                targetLocation = self.location(of: value, file: file)
                 if let text = scalarString(value, file: file, what: "to") { target = self.target(text, node: value, file: file) }
             case "ports":
                 ports = portSpecs(value, file: file)
@@ -210,7 +212,8 @@ struct PolicyParser {
             error(at: node, file: file, "a destination needs 'to': a resource name or a CIDR")
         }
         guard let target else { return nil }
-        return Destination(target: target, ports: ports, location: location)
+        // Point at the name after `to:`, where a typo would be.
+        return Destination(target: target, ports: ports, location: targetLocation)
     }
 
     /// A resource name (checked once every file is read) or a literal address or prefix.

@@ -133,27 +133,33 @@ public final class PolicyService: Service, Sendable {
         return attempt
     }
 
-    /// Watches the folder, serves reload requests, and announces expiries, until shutdown.
+    /// Watches the folder, serves reload requests, and announces expiries, until graceful shutdown
+    /// (or cancellation).
     public func run() async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 for await _ in reloadStream { reloadNow() }
             }
             group.addTask { [self] in
-                while !Task.isCancelled {
-                    try await Task.sleep(for: .seconds(1))
-                    if Self.fingerprint(directory) != state.withLock({ $0.fingerprint }) { reloadNow() }
-                }
+                try? await watchFolder()
             }
             group.addTask { [self] in
-                try await announceExpiries()
+                try? await announceExpiries()
             }
-            try await gracefulShutdown()
+            try? await gracefulShutdown()
             group.cancelAll()
         }
         state.withLock { state in
             for listener in state.listeners.values { listener.finish() }
             state.listeners.removeAll()
+        }
+    }
+
+    /// Reloads when the files' names, sizes or modification times change, checked every second.
+    private func watchFolder() async throws {
+        while !Task.isCancelled {
+            try await Task.sleep(for: .seconds(1))
+            if Self.fingerprint(directory) != state.withLock({ $0.fingerprint }) { reloadNow() }
         }
     }
 
