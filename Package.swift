@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         .systemLibrary(
@@ -36,6 +38,35 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CNFTables",
+            pkgConfig: "libnftables",
+            providers: [.apt(["libnftables-dev"])]
+        ),
+        .target(
+            name: "Firewall",
+            dependencies: ["CNFTables", "Policy"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WireGuard",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Reconciler",
+            dependencies: [
+                "Firewall", "Policy", "SCIM", "Store", "WireGuard",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Store",
             dependencies: [
@@ -49,6 +80,7 @@ let package = Package(
             name: "PortcullisServer",
             dependencies: [
                 "Policy",
+                "Reconciler",
                 "SCIM",
                 "Store",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -62,12 +94,16 @@ let package = Package(
         .executableTarget(
             name: "portcullis",
             dependencies: [
+                "Firewall",
                 "Policy",
+                "Reconciler",
+                "WireGuard",
                 "PortcullisServer",
                 "SCIM",
                 "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

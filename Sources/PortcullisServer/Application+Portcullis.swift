@@ -1,22 +1,26 @@
 public import Hummingbird
 public import Logging
 import NIOCore
+public import Reconciler
 import SCIM
+public import ServiceLifecycle
 public import Store
 
 /// Builds the HTTP application: SCIM at `/scim/v2`, the admin API at `/api/v1`, health at `/healthz`
-/// and `/readyz`; the policy service runs beside it.
+/// and `/readyz`, metrics at `/metrics`; the policy service and the reconciler run beside it.
 ///
 /// - Parameter onListening: called with the bound port once the server accepts connections.
 public func buildApplication(
-    configuration: ServerConfiguration, store: Store, policies: PolicyService, logger: Logger,
+    configuration: ServerConfiguration, store: Store, policies: PolicyService, reconciler: Reconciler?, logger: Logger,
     onListening: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let router = buildRouter(store: store, policies: policies)
+    let router = buildRouter(store: store, policies: policies, reconciler: reconciler)
+    var services: [any Service] = [policies]
+    if let reconciler { services.append(reconciler) }
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "portcullis"),
-        services: [policies],
+        services: services,
         onServerRunning: { channel in
             await onListening(channel.localAddress?.port ?? configuration.port)
         },
@@ -25,15 +29,25 @@ public func buildApplication(
 }
 
 /// The router with every route and middleware; tests drive it directly with `app.test(.router)`.
-public func buildRouter(store: Store, policies: PolicyService? = nil) -> Router<PortcullisRequestContext> {
+public func buildRouter(store: Store, policies: PolicyService? = nil, reconciler: Reconciler? = nil) -> Router<PortcullisRequestContext> {
     let router = Router(context: PortcullisRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.get("healthz") { _, _ in "ok\n" }
     router.get("readyz") { _, _ -> Response in
         try await store.ping()
+        if let reconciler, !reconciler.isReady {
+            let pending = reconciler.metrics.pendingRevocations
+            let body = "not ready: the gateway is not in the desired state (\(pending) revocation(s) queued)\n"
+            return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
         return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
     }
-    SCIMRoutes(service: SCIMService(store: store)).register(on: router)
+    router.get("metrics") { _, _ -> Response in
+        let text = MetricsDocument.render(reconciler: reconciler, policies: policies)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+    SCIMRoutes(service: SCIMService(store: store, reconciler: reconciler)).register(on: router)
     AdminRoutes(store: store, policies: policies).register(on: router)
     return router
 }

@@ -50,7 +50,44 @@ enum Migrations {
             hash BLOB NOT NULL UNIQUE,
             created INTEGER NOT NULL
         );
+        """,
+        // 2: devices with their tunnel addresses, the quarantine of freed addresses, and revocations
+        // that could not yet be applied to the gateway.
         """
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES scim_users (id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            public_key TEXT NOT NULL UNIQUE,
+            preshared_key TEXT,
+            address_index INTEGER NOT NULL UNIQUE,
+            address4 TEXT NOT NULL,
+            address6 TEXT,
+            created INTEGER NOT NULL,
+            expires INTEGER,
+            UNIQUE (user_id, name)
+        );
+        CREATE INDEX devices_user ON devices (user_id);
+
+        CREATE TABLE address_quarantine (
+            address_index INTEGER PRIMARY KEY,
+            released INTEGER NOT NULL
+        );
+
+        -- A freed address rests before reuse, so a new device never inherits connections meant for an
+        -- old one. A trigger, so that devices removed with their user (ON DELETE CASCADE) count too.
+        CREATE TRIGGER devices_quarantine_address AFTER DELETE ON devices
+        BEGIN
+            INSERT OR REPLACE INTO address_quarantine (address_index, released)
+            VALUES (old.address_index, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+        END;
+
+        CREATE TABLE pending_revocations (
+            public_key TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            created INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// The schema version this build writes.

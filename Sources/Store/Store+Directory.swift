@@ -35,6 +35,23 @@ extension Store {
         }
     }
 
+    /// The entries of the given users (those that exist), for recomputing a few users' access.
+    public func directory(userIDs: some Collection<String> & Sendable) async throws -> [DirectoryEntry] {
+        try await database.read { connection in
+            try userIDs.compactMap { id in
+                guard let user = try Self.load(.user, id: id, connection: connection) else { return nil }
+                return DirectoryEntry(user: user, groupNames: user.groups.map(\.displayName).sorted())
+            }
+        }
+    }
+
+    /// Every user in the group or in groups nested in it: whose access a change to the group can change.
+    public func usersUnder(group id: String) async throws -> Set<String> {
+        try await database.read { connection in
+            try Self.usersUnder(groups: [id], connection: connection)
+        }
+    }
+
     /// The displayName of every group.
     public func groupNames() async throws -> [String] {
         try await database.read { connection in

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Policy
 import PortcullisServer
+import Reconciler
 import SCIM
 import Store
 
@@ -189,7 +190,7 @@ func loadOrFail(_ directory: String) throws -> CompiledPolicy {
 }
 
 func nowMilliseconds() -> Int64 {
-    Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
 }
 
 func parseInstant(_ text: String) throws -> Int64 {

@@ -11,7 +11,7 @@ struct Portcullis: AsyncParsableCommand {
             Identity providers (Okta, Microsoft Entra ID, ...) push users and groups to `portcullis serve` over SCIM; \
             policies in policies/*.yaml decide who may reach what.
             """,
-        subcommands: [Serve.self, Token.self, PolicyCommand.self]
+        subcommands: [Serve.self, Token.self, PolicyCommand.self, DeviceCommand.self, ReconcileCommand.self]
     )
 }
 

@@ -1,70 +1,96 @@
 import ArgumentParser
+import Firewall
 import Foundation
 import Hummingbird
 import Logging
 import PortcullisServer
+import Reconciler
 import Store
+import WireGuard
 
 /// `portcullis serve`: runs the controller.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the controller: the SCIM service at /scim/v2, and health checks.",
+        abstract: "Run the controller: SCIM at /scim/v2, the admin API at /api/v1, and the gateway's WireGuard and nftables.",
         discussion: """
             On the first start with an empty database, a SCIM token named 'initial' is created and printed once, \
-            with a curl command to try it. Stop with Ctrl-C or SIGTERM; requests in flight finish first.
+            with a curl command to try it. Managing the gateway needs root (or CAP_NET_ADMIN); with --dry-run the \
+            WireGuard configuration and nftables ruleset are written under DATA/dry-run instead. \
+            Stop with Ctrl-C or SIGTERM (requests in flight finish first); SIGHUP reloads the policies.
             """
     )
 
-    @OptionGroup var dataOptions: DataOptions
+    @Option(help: ArgumentHelp("Folder holding the SQLite database and the gateway key (default ./data).", valueName: "dir"))
+    var data: String?
 
-    @Option(help: ArgumentHelp("Folder of policy files (*.yaml).", valueName: "dir"))
-    var policies: String = "./policies"
+    @Option(help: ArgumentHelp("Folder of policy files, *.yaml (default ./policies).", valueName: "dir"))
+    var policies: String?
 
-    @Option(help: ArgumentHelp("Address and port to listen on; port 0 picks a free one.", valueName: "host:port"))
-    var listen: String = "127.0.0.1:8080"
+    @Option(help: ArgumentHelp("Address and port to listen on; port 0 picks a free one (default 127.0.0.1:8080).", valueName: "host:port"))
+    var listen: String?
+
+    @Flag(inversion: .prefixedNo, help: "Write the gateway configuration to files instead of changing the kernel.")
+    var dryRun: Bool?
 
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error or critical.", valueName: "level"))
-    var logLevel: String = "info"
+    var logLevel: String?
+
+    @OptionGroup var gateway: GatewayOptions
 
     func validate() throws {
-        guard ListenAddress(listen) != nil else {
-            throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080, not '\(listen)'")
+        let file = try gateway.configFile()
+        guard ListenAddress(listen ?? file["listen"] ?? "127.0.0.1:8080") != nil else {
+            throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080, not '\(listen ?? file["listen"] ?? "")'")
         }
-        guard Logger.Level(rawValue: logLevel) != nil else {
+        guard Logger.Level(rawValue: logLevel ?? file["log-level"] ?? "info") != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
+        _ = try gateway.gatewayConfiguration(file: file, dryRun: false)
+        _ = try gateway.allowedIPsMode(file: file)
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let file = try gateway.configFile()
+        let level = Logger.Level(rawValue: logLevel ?? file["log-level"] ?? "info") ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "portcullis")
-        guard let address = ListenAddress(listen) else { throw ExitCode.validationFailure }
+        let dataDirectory = data ?? file["data"] ?? "./data"
+        let policyDirectory = policies ?? file["policies"] ?? "./policies"
+        guard let address = ListenAddress(listen ?? file["listen"] ?? "127.0.0.1:8080") else { throw ExitCode.validationFailure }
+        let isDryRun = dryRun ?? (file["dry-run"].map { ["true", "yes", "1"].contains($0.lowercased()) } ?? false)
+        let gatewayConfiguration = try gateway.gatewayConfiguration(file: file, dryRun: isDryRun)
 
         let store: Store
         do {
-            store = try Store(directory: dataOptions.data)
+            store = try Store(directory: dataDirectory)
         } catch {
-            printError("error: cannot open the database in \(dataOptions.data): \(error)")
+            printError("error: cannot open the database in \(dataDirectory): \(error)")
             throw ExitCode.failure
         }
         var isDirectory: ObjCBool = false
-        if !FileManager.default.fileExists(atPath: policies, isDirectory: &isDirectory) || !isDirectory.boolValue {
-            logger.warning("policy folder not found; nobody gets network access until it has policies", metadata: ["policies": "\(policies)"])
+        if !FileManager.default.fileExists(atPath: policyDirectory, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            logger.warning("policy folder not found; nobody gets network access until it has policies", metadata: ["policies": "\(policyDirectory)"])
         }
         let firstToken = try createFirstTokenIfNeeded(store)
+        let policyService = PolicyService(directory: policyDirectory, logger: logger)
+        let gatewayKey = try GatewayKeyFile.loadOrCreate(directory: dataDirectory)
 
-        let configuration = ServerConfiguration(host: address.host, port: address.port, dataDirectory: dataOptions.data, policiesDirectory: policies)
-        let policyService = PolicyService(directory: policies, logger: logger)
+        let (interface, reconciler) = try await startGateway(
+            gatewayConfiguration, key: gatewayKey, store: store, policies: policyService, dataDirectory: dataDirectory, logger: logger)
         let hangup = reloadOnHangup(policyService)
         defer { hangup.cancel() }
-        let app = buildApplication(configuration: configuration, store: store, policies: policyService, logger: logger) { port in
+
+        let configuration = ServerConfiguration(host: address.host, port: address.port, dataDirectory: dataDirectory, policiesDirectory: policyDirectory)
+        let app = buildApplication(configuration: configuration, store: store, policies: policyService, reconciler: reconciler, logger: logger) { port in
             let base = "http://\(address.urlHost):\(port)"
             var banner = "portcullis listening on \(base) (SCIM at \(base)/scim/v2)"
+            if isDryRun {
+                banner += "\ndry run: the gateway configuration is written to \(dataDirectory)/dry-run, the kernel is not changed"
+            }
             if let firstToken {
                 banner += """
 
@@ -82,7 +108,51 @@ struct Serve: AsyncParsableCommand {
             // One write, so that whoever waits for the address line gets the token with it.
             printNow(banner)
         }
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch {
+            await interface?.stop()
+            throw error
+        }
+        await interface?.stop()
+    }
+
+    /// The gateway's WireGuard interface and nftables, or their dry-run files, and the reconciler.
+    private func startGateway(
+        _ configuration: GatewayConfiguration, key: WireGuardKeyPair, store: Store, policies: PolicyService, dataDirectory: String, logger: Logger
+    ) async throws -> (GatewayInterface?, Reconciler) {
+        if configuration.dryRun {
+            let folder = dataDirectory + "/dry-run"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let wireGuard = FileControl(interfaceName: configuration.interfaceName, path: folder + "/\(configuration.interfaceName).conf")
+            try await wireGuard.configure(privateKey: key.privateKey, listenPort: configuration.listenPort)
+            let reconciler = Reconciler(
+                configuration: configuration, store: store, policies: policies, wireGuard: wireGuard,
+                firewall: DryRunFirewall(path: folder + "/nftables.conf"), logger: logger)
+            return (nil, reconciler)
+        }
+        let restorer = RestoreHook()
+        let interface: GatewayInterface
+        let firewall: NFTablesControl
+        do {
+            interface = try await GatewayInterface.start(
+                settings: .init(name: configuration.interfaceName, listenPort: configuration.listenPort, addresses: configuration.pool.gatewayInterfaceAddresses),
+                privateKey: key.privateKey, logger: logger
+            ) { await restorer.reconciler?.restorePeers() }
+            firewall = try NFTablesControl()
+        } catch {
+            printError(
+                "error: cannot set up the gateway interface \(configuration.interfaceName): \(error)\n"
+                    + "Managing WireGuard and nftables needs root (or CAP_NET_ADMIN); run as root, or add --dry-run to write the configuration to files.")
+            throw ExitCode.failure
+        }
+        let reconciler = Reconciler(
+            configuration: configuration, store: store, policies: policies, wireGuard: interface.control, firewall: firewall, logger: logger)
+        restorer.reconciler = reconciler
+        logger.info(
+            "gateway interface ready",
+            metadata: ["interface": "\(configuration.interfaceName)", "kind": "\(interface.kind.rawValue)", "public_key": "\(key.publicKey.base64)"])
+        return (interface, reconciler)
     }
 
     /// SIGHUP asks the policy service to reload, as `systemctl reload` sends it.
@@ -98,6 +168,17 @@ struct Serve: AsyncParsableCommand {
     private func createFirstTokenIfNeeded(_ store: Store) throws -> String? {
         guard try store.tokens().isEmpty else { return nil }
         return try store.createToken(name: "initial", scope: .scim)
+    }
+}
+
+/// Lets the interface's restart callback reach the reconciler created after it.
+final class RestoreHook: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Reconciler?
+
+    var reconciler: Reconciler? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }
 

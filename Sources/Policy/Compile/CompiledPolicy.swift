@@ -95,6 +95,12 @@ public struct CompiledPolicy: Sendable {
         rules.compactMap(\.until).filter { $0 > now }.min()
     }
 
+    /// Every prefix any rule allows, minimized: the `AllowedIPs` that route all policy destinations
+    /// through the tunnel whatever a user's groups, so configs do not go stale when groups change.
+    public var allowedDestinationPrefixes: [IPPrefix] {
+        IPPrefix.minimize(rules.flatMap { $0.allow.grants.map(\.prefix) })
+    }
+
     /// Every group name the rules mention, as written.
     public var referencedGroups: [String] {
         Array(Set(policy.rules.flatMap(\.selectors.groups))).sorted()

@@ -62,7 +62,7 @@ public final class PolicyService: Service, Sendable {
     }
 
     public static let systemClock: @Sendable () -> Int64 = {
-        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
 
     /// The policy in force, if one ever loaded.

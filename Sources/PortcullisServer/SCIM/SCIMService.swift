@@ -1,10 +1,21 @@
+import Reconciler
 import SCIM
 import Store
 
 /// The SCIM operations on users and groups: validation and PATCH semantics from `SCIM`, storage from
 /// `Store`. Routes translate HTTP to these calls and back.
+///
+/// After each write commits, the users whose access it may change go to the reconciler, and the call
+/// returns only once their revocations are applied: the identity provider's answer comes after the
+/// access is gone.
 struct SCIMService: Sendable {
     let store: Store
+    let reconciler: Reconciler?
+
+    init(store: Store, reconciler: Reconciler? = nil) {
+        self.store = store
+        self.reconciler = reconciler
+    }
 
     /// Results per page when the client does not say.
     static let defaultPageSize = 100
@@ -15,7 +26,9 @@ struct SCIMService: Sendable {
 
     func create(_ kind: ResourceType.Kind, body: JSON) async throws -> Resource {
         let attributes = try ResourceNormalizer(.of(kind)).normalize(body)
-        return try await store.create(kind, attributes: attributes)
+        let resource = try await store.create(kind, attributes: attributes)
+        await reconcile(kind, id: resource.id, before: [])
+        return resource
     }
 
     func get(_ kind: ResourceType.Kind, id: String) async throws -> Resource {
@@ -27,19 +40,41 @@ struct SCIMService: Sendable {
 
     func replace(_ kind: ResourceType.Kind, id: String, body: JSON, ifMatch: String?) async throws -> Resource {
         let attributes = try ResourceNormalizer(.of(kind)).normalize(body)
-        return try await store.replace(kind, id: id, attributes: attributes, ifMatch: ifMatch)
+        let before = try await affectedUsers(kind, id: id)
+        let resource = try await store.replace(kind, id: id, attributes: attributes, ifMatch: ifMatch)
+        await reconcile(kind, id: id, before: before)
+        return resource
     }
 
     func patch(_ kind: ResourceType.Kind, id: String, body: JSON, ifMatch: String?) async throws -> Resource {
         let operations = try PatchOperation.parseRequest(body)
         let engine = PatchEngine(.of(kind))
-        return try await store.modify(kind, id: id, ifMatch: ifMatch) { current in
+        let before = try await affectedUsers(kind, id: id)
+        let resource = try await store.modify(kind, id: id, ifMatch: ifMatch) { current in
             try engine.apply(operations, to: current.attributes)
         }
+        await reconcile(kind, id: id, before: before)
+        return resource
     }
 
     func delete(_ kind: ResourceType.Kind, id: String, ifMatch: String?) async throws {
+        let before = try await affectedUsers(kind, id: id)
         try await store.delete(kind, id: id, ifMatch: ifMatch)
+        await reconcile(kind, id: id, before: before)
+    }
+
+    /// The users whose access a change to this resource can change: the user, or everyone in the
+    /// group (nested groups included).
+    private func affectedUsers(_ kind: ResourceType.Kind, id: String) async throws -> Set<String> {
+        guard reconciler != nil else { return [] }
+        return kind == .user ? [id] : try await store.usersUnder(group: id)
+    }
+
+    /// Hands the users affected before and after a write to the reconciler and waits for it.
+    private func reconcile(_ kind: ResourceType.Kind, id: String, before: Set<String>) async {
+        guard let reconciler else { return }
+        let after = (try? await affectedUsers(kind, id: id)) ?? []
+        await reconciler.usersChanged(before.union(after))
     }
 
     /// How one kind of resource takes part in a list or search.

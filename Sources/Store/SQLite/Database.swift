@@ -38,6 +38,12 @@ final class Database: Sendable {
         }
     }
 
+    /// Runs `body` on the writer connection outside a transaction (pragmas that must see this
+    /// connection's view, such as `data_version`).
+    func writeNowWithoutTransaction<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try writer.withLock { connection in try body(connection) }
+    }
+
     /// Runs `body` on a reader connection, synchronously.
     func readNow<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         let connection = try checkOutReader()

@@ -1,0 +1,441 @@
+public import Firewall
+import Foundation
+public import Logging
+public import Policy
+public import ServiceLifecycle
+public import Store
+import Synchronization
+public import WireGuard
+
+/// Where the reconciler gets the policy in force, and hears that it changed (reload or expiry).
+public protocol PolicyProvider: Sendable {
+    var compiledPolicy: CompiledPolicy? { get }
+    func policyChanges() -> AsyncStream<Void>
+}
+
+/// Keeps the gateway equal to the desired state.
+///
+/// - Instant path: `usersChanged(_:)`, called by a SCIM write after it commits; it removes revoked
+///   peers and firewall elements before returning, so the identity provider's answer comes after the
+///   access is gone. If the gateway cannot be changed, the revocation is kept in a durable queue,
+///   retried every second, and the reconciler reports not ready.
+/// - Full synchronisation at start-up, on policy change or expiry, when another process changed the
+///   database, and periodically against the live gateway (drift repair, each repair logged and counted).
+///   Bulk adds go in chunks, and a revocation never waits behind more than one chunk.
+public final class Reconciler: Service, Sendable {
+    /// Counters for `/metrics` and logs.
+    public struct Metrics: Sendable {
+        public var revocations = 0
+        public var revocationFailures = 0
+        public var driftRepairs = 0
+        public var synchronizations = 0
+        /// Peers applied to the gateway.
+        public var peers = 0
+        public var pendingRevocations = 0
+        public var lastSynchronizationMilliseconds = 0.0
+    }
+
+    /// What an instant-path call did.
+    public struct Outcome: Sendable {
+        public var revokedPeers = 0
+        public var revokedSources = 0
+        public var added = 0
+        /// False when something could not be applied (and was queued).
+        public var applied = true
+    }
+
+    /// Peers per WireGuard call when adding many.
+    public static let chunkSize = 256
+
+    public let configuration: GatewayConfiguration
+    private let store: Store
+    private let policies: any PolicyProvider
+    private let wireGuard: any WireGuardControl
+    private let firewall: any FirewallControl
+    private let logger: Logger
+    private let lock = AsyncLock()
+    private let state = Mutex<State>(State())
+
+    private struct State {
+        var appliedPeers: [WireGuardKey: DesiredState.Peer] = [:]
+        var appliedFirewall: FirewallState?
+        var loadedStructure: String?
+        /// Increases with every instant-path change, so a bulk add can skip users changed since it planned.
+        var epoch = 0
+        var userEpochs: [String: Int] = [:]
+        var healthy = false
+        var pending = 0
+        var metrics = Metrics()
+    }
+
+    public init(
+        configuration: GatewayConfiguration, store: Store, policies: any PolicyProvider, wireGuard: any WireGuardControl,
+        firewall: any FirewallControl, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.policies = policies
+        self.wireGuard = wireGuard
+        self.firewall = firewall
+        self.logger = logger
+    }
+
+    /// Whether the gateway is in the desired state as far as the reconciler knows: the last change
+    /// applied and no revocation waiting.
+    public var isReady: Bool { state.withLock { $0.healthy && $0.pending == 0 } }
+
+    public var metrics: Metrics {
+        state.withLock { state in
+            var metrics = state.metrics
+            metrics.peers = state.appliedPeers.count
+            return metrics
+        }
+    }
+
+    // MARK: Instant path
+
+    /// Applies the desired state of these users now; revocations first. Never throws: what cannot be
+    /// applied is queued durably and retried.
+    @discardableResult
+    public func usersChanged(_ userIDs: Set<String>) async -> Outcome {
+        guard !userIDs.isEmpty else { return Outcome() }
+        return await lock.withLock {
+            await applyUsers(userIDs)
+        }
+    }
+
+    private func applyUsers(_ userIDs: Set<String>) async -> Outcome {
+        var outcome = Outcome()
+        do {
+            let entries = try await store.directory(userIDs: userIDs)
+            var devices: [Device] = []
+            for id in userIDs { devices += try await store.devices(ofUser: id) }
+            let desired = DesiredState.compute(entries: entries, devices: devices, policy: policies.compiledPolicy, at: Self.now())
+            let (appliedPeers, appliedFirewall) = state.withLock { state in
+                state.epoch += 1
+                for id in userIDs { state.userEpochs[id] = state.epoch }
+                return (state.appliedPeers, state.appliedFirewall)
+            }
+            guard let appliedFirewall else {
+                // Nothing loaded yet (start-up failed): only a full synchronisation can help.
+                try await synchronizeLocked(readingGateway: true, reason: "first load")
+                return outcome
+            }
+            let plan = ReconcilePlan.forUsers(userIDs, desired: desired, appliedPeers: appliedPeers, appliedFirewall: appliedFirewall)
+            outcome.revokedPeers = plan.peerRemovals.count
+            outcome.revokedSources = plan.sourceRemovals.count
+            outcome.added = plan.peerUpserts.count + plan.sourceAdditions.count
+            outcome.applied = await applyRevocations(plan, userIDs: userIDs)
+            guard outcome.applied else { return outcome }
+            if plan.needsFirewallLoad {
+                try await synchronizeLocked(readingGateway: false, reason: "new access class")
+            } else {
+                try await applyAdditions(plan.peerUpserts, plan.sourceAdditions, desired: desired)
+            }
+            markHealthy()
+        } catch {
+            outcome.applied = false
+            logger.error("could not apply a change to the gateway", metadata: ["users": "\(userIDs.count)", "error": "\(error)"])
+            markUnhealthy()
+        }
+        return outcome
+    }
+
+    /// Removes peers and source addresses; on failure queues the users' keys durably.
+    private func applyRevocations(_ plan: ReconcilePlan, userIDs: Set<String>) async -> Bool {
+        guard plan.hasRevocations else { return true }
+        let started = ContinuousClock.now
+        do {
+            if !plan.peerRemovals.isEmpty {
+                try await wireGuard.apply(plan.peerRemovals.map { .remove($0) })
+                state.withLock { state in
+                    for key in plan.peerRemovals { state.appliedPeers[key] = nil }
+                }
+            }
+            if !plan.sourceRemovals.isEmpty {
+                let resulting = state.withLock { state -> FirewallState? in
+                    state.appliedFirewall = state.appliedFirewall.map { Self.applying(plan.sourceRemovals, to: $0) }
+                    return state.appliedFirewall
+                }
+                if let resulting { try await firewall.apply(plan.sourceRemovals, resulting: resulting) }
+            }
+            let elapsed = ContinuousClock.now - started
+            state.withLock { $0.metrics.revocations += plan.peerRemovals.count + plan.sourceRemovals.count }
+            logger.info(
+                "revoked",
+                metadata: [
+                    "peers": "\(plan.peerRemovals.count)", "addresses": "\(plan.sourceRemovals.count)",
+                    "duration_ms": "\(Self.milliseconds(elapsed))",
+                ])
+            return true
+        } catch {
+            let keys = plan.peerRemovals.map(\.base64) + state.withLock { state in
+                state.appliedPeers.values.filter { userIDs.contains($0.userID) }.map(\.peer.publicKey.base64)
+            }
+            logger.error("revocation failed; queued for retry", metadata: ["keys": "\(keys.count)", "error": "\(error)"])
+            state.withLock { state in
+                state.metrics.revocationFailures += 1
+                state.healthy = false
+                // What is on the gateway is now unknown: the next synchronisation reads it.
+                state.appliedFirewall = nil
+            }
+            try? await store.enqueueRevocations(publicKeys: Array(Set(keys)), reason: "\(error)")
+            await refreshPendingCount()
+            return false
+        }
+    }
+
+    private func applyAdditions(_ upserts: [WireGuardPeer], _ additions: [FirewallChange], desired: DesiredState) async throws {
+        if !upserts.isEmpty {
+            try await wireGuard.apply(upserts.map { .upsert($0) })
+            state.withLock { state in
+                for peer in upserts {
+                    if let owner = desired.peers[peer.publicKey] { state.appliedPeers[peer.publicKey] = owner }
+                }
+            }
+        }
+        if !additions.isEmpty {
+            let resulting = state.withLock { state -> FirewallState? in
+                state.appliedFirewall = state.appliedFirewall.map { Self.applying(additions, to: $0) }
+                return state.appliedFirewall
+            }
+            if let resulting { try await firewall.apply(additions, resulting: resulting) }
+        }
+    }
+
+    // MARK: Full synchronisation
+
+    /// Makes the whole gateway match the desired state. With `readingGateway` it compares with what the
+    /// gateway really has (drift repair); otherwise with what was last applied.
+    public func synchronize(readingGateway: Bool, reason: String) async throws {
+        try await lock.withLock {
+            try await synchronizeLocked(readingGateway: readingGateway, reason: reason)
+        }
+    }
+
+    private func synchronizeLocked(readingGateway: Bool, reason: String) async throws {
+        let started = ContinuousClock.now
+        let now = Self.now()
+        let desired = DesiredState.compute(
+            entries: try await store.directory(), devices: try await store.devices(), policy: policies.compiledPolicy, at: now)
+        let actualPeers: [WireGuardPeer]
+        let actualFirewall: FirewallState?
+        if readingGateway {
+            actualPeers = try await wireGuard.peers()
+            actualFirewall = try await liveFirewall()
+        } else {
+            (actualPeers, actualFirewall) = state.withLock { (Array($0.appliedPeers.values.map(\.peer)), $0.appliedFirewall) }
+        }
+        let plan = ReconcilePlan.full(desired: desired, actualPeers: actualPeers, actualFirewall: actualFirewall)
+        if readingGateway, !plan.isEmpty, state.withLock({ $0.appliedFirewall != nil }) {
+            logDrift(plan, actualFirewall: actualFirewall)
+        }
+        let snapshotEpoch = state.withLock { $0.epoch }
+        if !plan.peerRemovals.isEmpty {
+            try await wireGuard.apply(plan.peerRemovals.map { .remove($0) })
+        }
+        let firewallState = FirewallState(interfaceName: configuration.interfaceName, classes: Array(desired.classes.values))
+        if plan.needsFirewallLoad {
+            try await firewall.load(firewallState)
+            let structure = try await firewall.liveStructure()
+            state.withLock { $0.loadedStructure = structure }
+        } else if !(plan.sourceRemovals + plan.sourceAdditions).isEmpty {
+            try await firewall.apply(plan.sourceRemovals + plan.sourceAdditions, resulting: firewallState)
+        }
+        state.withLock { state in
+            state.appliedFirewall = firewallState
+            for key in plan.peerRemovals { state.appliedPeers[key] = nil }
+            // Peers the gateway already has as desired count as applied.
+            let upserting = Set(plan.peerUpserts.map(\.publicKey))
+            for (key, peer) in desired.peers where !upserting.contains(key) { state.appliedPeers[key] = peer }
+        }
+        try await addInChunks(plan.peerUpserts, desired: desired, snapshotEpoch: snapshotEpoch)
+        let elapsed = Self.milliseconds(ContinuousClock.now - started)
+        state.withLock { state in
+            state.metrics.synchronizations += 1
+            state.metrics.lastSynchronizationMilliseconds = elapsed
+        }
+        logger.info(
+            "synchronized gateway",
+            metadata: [
+                "reason": "\(reason)", "peers": "\(desired.peers.count)", "classes": "\(desired.classes.count)",
+                "removed": "\(plan.peerRemovals.count)", "added": "\(plan.peerUpserts.count)",
+                "firewall_reloaded": "\(plan.needsFirewallLoad)", "duration_ms": "\(elapsed)",
+            ])
+        markHealthy()
+    }
+
+    /// Adds peers a chunk at a time, skipping users the instant path changed since the plan was made.
+    private func addInChunks(_ upserts: [WireGuardPeer], desired: DesiredState, snapshotEpoch: Int) async throws {
+        var remaining = upserts[...]
+        while !remaining.isEmpty {
+            let chunk = Array(remaining.prefix(Self.chunkSize))
+            remaining = remaining.dropFirst(chunk.count)
+            let current = state.withLock { state in
+                chunk.filter { peer in
+                    guard let owner = desired.peers[peer.publicKey] else { return false }
+                    return (state.userEpochs[owner.userID] ?? 0) <= snapshotEpoch
+                }
+            }
+            if !current.isEmpty {
+                try await wireGuard.apply(current.map { .upsert($0) })
+                state.withLock { state in
+                    for peer in current { state.appliedPeers[peer.publicKey] = desired.peers[peer.publicKey] }
+                }
+            }
+            if !remaining.isEmpty {
+                // Let a waiting revocation go first.
+                await lock.unlock()
+                await Task.yield()
+                await lock.lock()
+            }
+        }
+    }
+
+    /// The live firewall as a `FirewallState` of the applied classes with their live sources; nil if the
+    /// table is missing or its structure was changed behind Portcullis's back.
+    private func liveFirewall() async throws -> FirewallState? {
+        let (applied, loaded) = state.withLock { ($0.appliedFirewall, $0.loadedStructure) }
+        guard let applied, let loaded, try await firewall.liveStructure() == loaded, let sources = try await firewall.liveSources() else {
+            return nil
+        }
+        var live = applied
+        for id in live.classes.keys {
+            live.classes[id]?.sources = Set((sources[id] ?? []).compactMap { try? IPPrefix.parse($0) })
+        }
+        return live
+    }
+
+    private func logDrift(_ plan: ReconcilePlan, actualFirewall: FirewallState?) {
+        state.withLock { $0.metrics.driftRepairs += 1 }
+        for key in plan.peerRemovals {
+            logger.warning("drift repaired: removed a peer the gateway should not have", metadata: ["public_key": "\(key.base64)"])
+        }
+        for peer in plan.peerUpserts {
+            logger.warning("drift repaired: added or corrected a peer", metadata: ["public_key": "\(peer.publicKey.base64)"])
+        }
+        if plan.needsFirewallLoad {
+            logger.warning("drift repaired: reloaded the nftables table", metadata: ["was_present": "\(actualFirewall != nil)"])
+        }
+        for change in plan.sourceRemovals + plan.sourceAdditions {
+            logger.warning("drift repaired: restored a firewall set element", metadata: ["change": "\(change)"])
+        }
+    }
+
+    // MARK: Service
+
+    /// Start-up synchronisation, then: policy changes, database changes by other processes, the
+    /// retry of queued revocations, and periodic drift repair, until shutdown.
+    public func run() async throws {
+        do {
+            try await synchronize(readingGateway: true, reason: "start-up")
+        } catch {
+            logger.error("start-up synchronisation failed; retrying", metadata: ["error": "\(error)"])
+            markUnhealthy()
+        }
+        await refreshPendingCount()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                for await _ in policies.policyChanges() {
+                    try? await synchronize(readingGateway: false, reason: "policy change")
+                }
+            }
+            group.addTask { [self] in await watchDatabase() }
+            group.addTask { [self] in await retryLoop() }
+            group.addTask { [self] in await driftLoop() }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+
+    /// Called when a crashed `wireguard-go` came back empty: put every peer back.
+    public func restorePeers() async {
+        do {
+            try await synchronize(readingGateway: true, reason: "wireguard-go restarted")
+        } catch {
+            logger.error("could not restore peers after a wireguard-go restart", metadata: ["error": "\(error)"])
+            markUnhealthy()
+        }
+    }
+
+    private func watchDatabase() async {
+        var last = (try? store.externalChangeCounter()) ?? 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(500))
+            guard let counter = try? store.externalChangeCounter(), counter != last else { continue }
+            last = counter
+            try? await synchronize(readingGateway: false, reason: "database changed by another process")
+        }
+    }
+
+    private func retryLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            await refreshPendingCount()
+            guard !isReady else { continue }
+            do {
+                try await synchronize(readingGateway: true, reason: "retrying queued revocations")
+                let pending = try await store.pendingRevocations()
+                try await store.clearRevocations(publicKeys: pending.map(\.publicKey))
+                await refreshPendingCount()
+                if !pending.isEmpty {
+                    logger.info("queued revocations applied", metadata: ["count": "\(pending.count)"])
+                }
+            } catch {
+                logger.error("gateway still unreachable; revocations stay queued", metadata: ["error": "\(error)"])
+                markUnhealthy()
+            }
+        }
+    }
+
+    private func driftLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(configuration.driftInterval))
+            guard !Task.isCancelled else { return }
+            do {
+                try await synchronize(readingGateway: true, reason: "drift check")
+            } catch {
+                logger.error("drift check failed", metadata: ["error": "\(error)"])
+                markUnhealthy()
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private func refreshPendingCount() async {
+        let count = (try? await store.pendingRevocations().count) ?? 0
+        state.withLock { state in
+            state.pending = count
+            state.metrics.pendingRevocations = count
+        }
+    }
+
+    private func markHealthy() {
+        state.withLock { $0.healthy = true }
+    }
+
+    private func markUnhealthy() {
+        state.withLock { $0.healthy = false }
+    }
+
+    static func applying(_ changes: [FirewallChange], to firewall: FirewallState) -> FirewallState {
+        var result = firewall
+        for change in changes {
+            switch change {
+            case .addSource(let id, let address): result.classes[id]?.sources.insert(address)
+            case .removeSource(let id, let address): result.classes[id]?.sources.remove(address)
+            }
+        }
+        return result
+    }
+
+    static func now() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        let components = duration.components
+        return ((Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15) * 100).rounded() / 100
+    }
+}
