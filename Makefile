@@ -3,34 +3,47 @@ SWIFT ?= swift
 DATA ?= ./data
 POLICIES ?= ./policies
 LISTEN ?= 127.0.0.1:8080
+VENV := .build/check-venv
 
-.PHONY: run build test unit-tests conformance bench-scim clean
+.PHONY: run build test swift-tests policy-checks conformance bench-scim clean
 
+# As root, Portcullis manages the gateway interface (wg0) and nftables; otherwise it runs with
+# --dry-run and writes what it would apply under $(DATA)/dry-run.
 run:
 	@scripts/system-packages.sh run
 	$(SWIFT) build -c release --product portcullis
-	.build/release/portcullis serve --data $(DATA) --policies $(POLICIES) --listen $(LISTEN)
+	@if [ "$$(id -u)" -ne 0 ]; then echo "Not root: running with --dry-run (the gateway configuration goes to $(DATA)/dry-run, the kernel is not changed)."; fi
+	.build/release/portcullis serve --data $(DATA) --policies $(POLICIES) --listen $(LISTEN) $$([ "$$(id -u)" -ne 0 ] && echo --dry-run)
 
 build:
 	$(SWIFT) build
 
-# Unit, HTTP and end-to-end suites (Swift Testing), then the third-party SCIM conformance run.
+# Every suite: Swift (unit, HTTP, end to end; the gateway suite needs root and runs in network
+# namespaces it creates), the shipped policies' check and tests, and the third-party conformance run.
 test:
 	@scripts/system-packages.sh test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
-	Tests/Conformance/run.sh .build/debug/portcullis
+	$(MAKE) policy-checks conformance
 
-unit-tests:
-	$(SWIFT) test
+policy-checks: $(VENV)/ok
+	.build/debug/portcullis policy check policies
+	.build/debug/portcullis policy test policies
+	$(VENV)/bin/python Tests/PolicySchema/validate.py docs/policy.schema.json policies
 
-conformance:
-	$(SWIFT) build --product portcullis
-	Tests/Conformance/run.sh .build/debug/portcullis
+conformance: $(VENV)/ok
+	Tests/Conformance/run.sh .build/debug/portcullis $(VENV)
+
+# One virtualenv for the Python checks, pinned, rebuilt when the pins change.
+$(VENV)/ok: Tests/Conformance/requirements.txt Tests/PolicySchema/requirements.txt
+	rm -rf $(VENV)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r Tests/Conformance/requirements.txt -r Tests/PolicySchema/requirements.txt
+	touch $@
 
 # Throughput and latency against the reference server scim2-server, written to docs/benchmarks.md.
 bench-scim:
-	@scripts/system-packages.sh test
+	@scripts/system-packages.sh bench
 	$(SWIFT) build -c release --product portcullis
 	Benchmarks/scim/run.sh $(BENCH_ARGS)
 

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Makes sure the Debian/Ubuntu packages Portcullis needs are installed.
 # As root it installs what is missing; otherwise it prints the exact apt-get line and fails.
-#   usage: scripts/system-packages.sh run|test
+#   usage: scripts/system-packages.sh run|test|bench
 set -euo pipefail
 
+# Building: SQLite and libnftables headers. Running the gateway: WireGuard (userspace wireguard-go
+# where the kernel has no module), nftables, iproute2.
+build=(libsqlite3-dev libnftables-dev pkg-config)
+gateway=(wireguard-tools wireguard-go nftables iproute2)
 case "${1:-run}" in
-    run) packages=(libsqlite3-dev) ;;
-    test) packages=(libsqlite3-dev python3 python3-venv sqlite3) ;;
-    *) echo "usage: $0 run|test" >&2; exit 2 ;;
+    run) packages=("${build[@]}" "${gateway[@]}") ;;
+    # The suites also use the sqlite3 CLI, git, ping, and Python for the third-party checks.
+    test) packages=("${build[@]}" "${gateway[@]}" sqlite3 git iputils-ping python3 python3-venv) ;;
+    bench) packages=("${build[@]}" "${gateway[@]}" wrk python3 python3-venv) ;;
+    *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -30,7 +30,7 @@ struct PolicyCommand: AsyncParsableCommand {
             let result = PolicyLoader.load(directory: directory)
             var diagnostics = result.diagnostics
             if let policy = result.policy, let data {
-                diagnostics += try await unknownNames(CompiledPolicy(policy), store: openStore(DataOptions(data: data)))
+                diagnostics += try await unknownNames(CompiledPolicy(policy), store: openStore(directory: data))
             }
             for diagnostic in diagnostics { print(diagnostic) }
             guard let policy = result.policy else {

@@ -50,6 +50,12 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A parent that blocked these signals (some test runners do) must not make the server
+        // unstoppable or deaf to reloads; threads started from here on inherit this mask.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         let file = try gateway.configFile()
         let level = Logger.Level(rawValue: logLevel ?? file["log-level"] ?? "info") ?? .info
         LoggingSystem.bootstrap { label in

@@ -85,10 +85,15 @@ struct Token: ParsableCommand {
 
 /// Opens the store for a command, turning failures into one clear line.
 func openStore(_ options: DataOptions) throws -> Store {
+    try openStore(directory: options.data)
+}
+
+/// Opens the store in a data folder, turning failures into one clear line.
+func openStore(directory: String) throws -> Store {
     do {
-        return try Store(directory: options.data)
+        return try Store(directory: directory)
     } catch {
-        printError("error: cannot open the database in \(options.data): \(error)")
+        printError("error: cannot open the database in \(directory): \(error)")
         throw ExitCode.failure
     }
 }

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Starts the built `portcullis serve` on a free loopback port with a fresh data folder and runs
 # scim2-tester's full check_server suite against it (see check_server.py).
-#   usage: Tests/Conformance/run.sh PATH/TO/portcullis
+#   usage: Tests/Conformance/run.sh PATH/TO/portcullis [VENV]
+# VENV: a virtualenv that already has requirements.txt installed (make test passes its own);
+# without it one is made under .build/conformance-venv.
 set -euo pipefail
 
-binary=${1:?usage: $0 PATH/TO/portcullis}
+binary=${1:?usage: $0 PATH/TO/portcullis [VENV]}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-venv="$root/.build/conformance-venv"
+venv=${2:-"$root/.build/conformance-venv"}
 
-if [ ! -x "$venv/bin/python" ] || ! cmp -s "$here/requirements.txt" "$venv/requirements.txt"; then
+if [ -z "${2:-}" ] && { [ ! -x "$venv/bin/python" ] || ! cmp -s "$here/requirements.txt" "$venv/requirements.txt"; }; then
     echo "Installing scim2-tester into $venv"
     rm -rf "$venv"
     python3 -m venv "$venv"
@@ -28,7 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$binary" serve --data "$work/data" --policies "$root/policies" --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
+# --dry-run: the SCIM service is under test here, not the host's network configuration.
+"$binary" serve --data "$work/data" --policies "$root/policies" --listen 127.0.0.1:0 --dry-run >"$work/stdout" 2>"$work/stderr" &
 server_pid=$!
 
 for _ in $(seq 1 100); do

@@ -89,7 +89,7 @@ struct ServeEndToEndTests {
         sqlite.waitUntilExit()
         #expect(sqlite.terminationStatus == 0)
 
-        let result = try PortcullisBinary.run(["serve", "--data", data.path, "--listen", "127.0.0.1:0"])
+        let result = try PortcullisBinary.run(["serve", "--data", data.path, "--listen", "127.0.0.1:0", "--dry-run"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("schema version 999"))
         #expect(!result.stderr.contains("Fatal error"))
@@ -98,7 +98,7 @@ struct ServeEndToEndTests {
     @Test(arguments: ["nonsense", "127.0.0.1:99999", ":8080"])
     func invalidListenAddressIsAUsageError(_ listen: String) throws {
         let data = DataFolder()
-        let result = try PortcullisBinary.run(["serve", "--data", data.path, "--listen", listen])
+        let result = try PortcullisBinary.run(["serve", "--data", data.path, "--listen", listen, "--dry-run"])
         #expect(result.status == 64 || result.status == 2)
         #expect(result.stderr.contains("--listen"))
     }

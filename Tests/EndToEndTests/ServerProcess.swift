@@ -55,8 +55,13 @@ final class ServerProcess {
     }
 
     init(data: String, extraArguments: [String] = []) throws {
-        process.executableURL = PortcullisBinary.url
-        process.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:0"] + extraArguments
+        // Through a wrapper that unblocks every signal first: test runner threads block SIGTERM, and a
+        // child inherits that, which would make the server unstoppable.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        // --dry-run: these suites test the controller, not the host's network (the gateway suite does that in namespaces).
+        process.arguments =
+            GatewayLab.unblockingSignals + [PortcullisBinary.url.path, "serve", "--data", data, "--listen", "127.0.0.1:0", "--dry-run"]
+            + extraArguments
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
         try process.run()
