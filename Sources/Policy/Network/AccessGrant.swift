@@ -108,7 +108,8 @@ public struct AccessSet: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Non-overlapping, merged and sorted. Overlaps are removed first by subtracting what earlier
-    /// grants already cover, then port ranges are merged per prefix and prefixes per port range.
+    /// grants already cover, then port ranges are merged per prefix and prefixes per port range,
+    /// until nothing more merges.
     private static func canonicalize(_ input: [AccessGrant]) -> [AccessGrant] {
         var disjoint: [AccessGrant] = []
         for grant in Set(input).sorted() {
@@ -119,6 +120,18 @@ public struct AccessSet: Sendable, Hashable, CustomStringConvertible {
             }
             disjoint += pieces
         }
+        // Merging prefixes can make port ranges mergeable and the other way round ({/24 tcp/1-10,
+        // /25 tcp/11-20, its sibling /25 tcp/11-20} is /24 tcp/1-20): repeat until nothing merges.
+        var merged = mergeOnce(disjoint)
+        while merged.count < disjoint.count {
+            disjoint = merged
+            merged = mergeOnce(disjoint)
+        }
+        return merged.sorted()
+    }
+
+    /// Disjoint grants with port ranges merged per prefix, then prefixes merged per port range.
+    private static func mergeOnce(_ disjoint: [AccessGrant]) -> [AccessGrant] {
         // Merge port ranges that share a prefix and protocol.
         var byPrefix: [PrefixKey: [PortRange]] = [:]
         var portless: Set<AccessGrant> = []
@@ -145,7 +158,7 @@ public struct AccessSet: Sendable, Hashable, CustomStringConvertible {
                 result.append(AccessGrant(prefix: prefix, networkProtocol: key.networkProtocol, ports: key.ports))
             }
         }
-        return result.sorted()
+        return result
     }
 
     private struct PrefixKey: Hashable {

@@ -135,7 +135,7 @@ extension IPPrefix {
         }
         var length = family.bitCount
         if parts.count == 2 {
-            guard let parsed = Int(parts[1]), (0...family.bitCount).contains(parsed), !parts[1].hasPrefix("+") else {
+            guard parts[1].allSatisfy(\.isASCIIDigit), let parsed = Int(parts[1]), (0...family.bitCount).contains(parsed) else {
                 throw IPPrefixError("'\(text)' has an invalid prefix length; use 0 to \(family.bitCount)")
             }
             length = parsed

@@ -28,7 +28,8 @@ struct PolicyParser {
             diagnostics.append(PolicyDiagnostic(.error, at: SourceLocation(file: file, line: 1, column: 1), "\(error)"))
             return
         }
-        guard let root else { return }  // an empty file is an empty policy
+        // An empty file, or one with only `---` and comments, is an empty policy.
+        guard let root, !(root.scalar.map { $0.string.isEmpty && $0.style == .plain } ?? false) else { return }
         guard let mapping = root.mapping else {
             error(at: root, file: file, "a policy file is a mapping with 'resources', 'rules' and 'tests'")
             return
@@ -400,11 +401,27 @@ struct PolicyParser {
     }
 
     private mutating func timestamp(_ node: Node, file: String) -> Int64? {
-        guard let scalar = node.scalar, let date = Date.construct(from: scalar) else {
+        guard let scalar = node.scalar, let date = Date.construct(from: scalar), Self.hasValidCalendarFields(scalar.string) else {
             error(at: node, file: file, "'\(node.scalar?.string ?? "?")' is not a timestamp", hint: "write e.g. 2027-01-31T00:00:00Z")
             return nil
         }
         return Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    /// Whether the date and time fields of a timestamp exist: Yams rolls impossible ones over
+    /// (`2027-02-30` becomes March 2nd, `2027-13-01` the next January), which hides typos.
+    static func hasValidCalendarFields(_ text: String) -> Bool {
+        let fields = text.split { !$0.isASCIIDigit }.prefix(6).compactMap { Int($0) }
+        guard fields.count >= 3, let utc = TimeZone(secondsFromGMT: 0) else { return false }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = utc
+        var components = DateComponents(year: fields[0], month: fields[1], day: fields[2])
+        if fields.count == 6 {
+            components.hour = fields[3]
+            components.minute = fields[4]
+            components.second = fields[5]
+        }
+        return components.isValidDate(in: calendar)
     }
 
     private func isValidName(_ name: String) -> Bool {
