@@ -119,6 +119,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "WireGuardTests",
+            dependencies: ["WireGuard"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FirewallTests",
+            dependencies: ["Firewall", "Policy"],
+            resources: [.copy("Golden")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ReconcilerTests",
+            dependencies: ["Reconciler", "Firewall", "Policy", "SCIM", "Store", "WireGuard"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StoreTests",
             dependencies: ["Store", "SCIM", "CSQLite"],
             swiftSettings: swiftSettings

@@ -14,14 +14,15 @@ public struct FirewallClass: Sendable, Hashable {
         self.access = access
     }
 
-    /// A stable id for the set of rules a class stands for (FNV-1a of the sorted rule names).
+    /// A stable id for the set of rules a class stands for: 64-bit FNV-1a of the sorted rule names
+    /// (rule names cannot contain the separator, a control character).
     public static func id(forRules names: [String]) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in names.sorted().joined(separator: "\u{1}").utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01b3
         }
-        return "c" + String(hash & 0xFFFF_FFFF_FF, radix: 16)
+        return "c" + String(hash, radix: 16)
     }
 }
 

@@ -101,7 +101,8 @@ enum NFTablesListing {
                 lines.append("chain " + canonical(chain))
             }
         }
-        return lines.sorted().joined(separator: "\n")
+        // In listing order: moving a rule (the final drop, say) is tampering too.
+        return lines.joined(separator: "\n")
     }
 
     private static func sets(_ listing: [String: Any]) -> [[String: Any]] {

@@ -30,7 +30,7 @@ public struct AddressPool: Sendable, Hashable {
     public let v4: IPPrefix
     public let v6: IPPrefix?
 
-    /// The default pool: `10.100.0.0/16` and `fd00:100::/64`.
+    /// The default pool: `10.100.0.0/16`, IPv4 only.
     public static let standard = AddressPool(v4: IPPrefix(family: .v4, address: 0x0A64_0000, length: 16), v6: nil)
 
     public init(v4: IPPrefix, v6: IPPrefix?) {

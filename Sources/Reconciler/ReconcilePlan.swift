@@ -34,13 +34,11 @@ public struct ReconcilePlan: Sendable, Equatable {
             plan.needsFirewallLoad = true
             return plan
         }
-        for (id, wanted) in desired.classes {
+        // Same classes (sameStructure): only their members can differ.
+        for (id, wanted) in desired.classes.sorted(by: { $0.key < $1.key }) {
             let have = actualFirewall.classes[id]?.sources ?? []
             plan.sourceRemovals += have.subtracting(wanted.sources).sorted().map { .removeSource(classID: id, address: $0) }
             plan.sourceAdditions += wanted.sources.subtracting(have).sorted().map { .addSource(classID: id, address: $0) }
-        }
-        for (id, have) in actualFirewall.classes where desired.classes[id] == nil {
-            plan.sourceRemovals += have.sources.sorted().map { .removeSource(classID: id, address: $0) }
         }
         return plan
     }
@@ -64,7 +62,7 @@ public struct ReconcilePlan: Sendable, Equatable {
             guard let classID = desired.classOfUser[peer.userID] else { continue }
             for address in peer.addresses { wantedClass[address] = classID }
         }
-        for (id, firewallClass) in appliedFirewall.classes {
+        for (id, firewallClass) in appliedFirewall.classes.sorted(by: { $0.key < $1.key }) {
             for address in firewallClass.sources.intersection(addresses) where wantedClass[address] != id {
                 plan.sourceRemovals.append(.removeSource(classID: id, address: address))
             }
@@ -79,7 +77,6 @@ public struct ReconcilePlan: Sendable, Equatable {
                 plan.sourceAdditions.append(.addSource(classID: classID, address: address))
             }
         }
-        plan.sourceRemovals.sort { "\($0)" < "\($1)" }
         return plan
     }
 

@@ -107,9 +107,13 @@ public final class Reconciler: Service, Sendable {
     private func applyUsers(_ userIDs: Set<String>) async -> Outcome {
         var outcome = Outcome()
         do {
+            let devices = try await store.devices(ofUsers: userIDs)
+            // Most identity changes concern users without a device on the gateway: nothing to do.
+            let hasApplied = state.withLock { state in state.appliedPeers.values.contains { userIDs.contains($0.userID) } }
+            if devices.isEmpty, !hasApplied, state.withLock({ $0.appliedFirewall != nil }) {
+                return outcome
+            }
             let entries = try await store.directory(userIDs: userIDs)
-            var devices: [Device] = []
-            for id in userIDs { devices += try await store.devices(ofUser: id) }
             let desired = DesiredState.compute(entries: entries, devices: devices, policy: policies.compiledPolicy, at: Self.now())
             let (appliedPeers, appliedFirewall) = state.withLock { state in
                 state.epoch += 1
@@ -255,6 +259,12 @@ public final class Reconciler: Service, Sendable {
             state.metrics.synchronizations += 1
             state.metrics.lastSynchronizationMilliseconds = elapsed
         }
+        if readingGateway {
+            // The live gateway now equals the desired state: nothing queued is still to revoke.
+            let pending = try await store.pendingRevocations()
+            try await store.clearRevocations(publicKeys: pending.map(\.publicKey))
+            await refreshPendingCount()
+        }
         logger.info(
             "synchronized gateway",
             metadata: [
@@ -374,12 +384,10 @@ public final class Reconciler: Service, Sendable {
             await refreshPendingCount()
             guard !isReady else { continue }
             do {
+                let pending = state.withLock { $0.pending }
                 try await synchronize(readingGateway: true, reason: "retrying queued revocations")
-                let pending = try await store.pendingRevocations()
-                try await store.clearRevocations(publicKeys: pending.map(\.publicKey))
-                await refreshPendingCount()
-                if !pending.isEmpty {
-                    logger.info("queued revocations applied", metadata: ["count": "\(pending.count)"])
+                if pending > 0 {
+                    logger.info("queued revocations applied", metadata: ["count": "\(pending)"])
                 }
             } catch {
                 logger.error("gateway still unreachable; revocations stay queued", metadata: ["error": "\(error)"])

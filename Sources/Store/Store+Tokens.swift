@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 public import SCIM
 
 /// What a bearer token may do: provision over SCIM, or administer Portcullis over `/api/v1`.
@@ -59,19 +60,38 @@ extension Store {
     }
 
     /// The token whose secret is `presented`, or nil.
+    ///
+    /// The token hashes are cached and reloaded whenever the database changed (`data_version`), so a
+    /// token created or revoked by the CLI in another process counts from the next request on.
     public func authenticate(_ presented: String) async throws -> TokenInfo? {
         let presentedHash = Self.hash(presented)
-        return try await database.read { connection in
-            let statement = try connection.prepare("SELECT name, scope, hash, created FROM tokens")
-            var match: TokenInfo?
-            while try statement.step() {
-                // Compare with every token, in constant time, so timing tells nothing about stored hashes.
-                if Self.constantTimeEquals(statement.blob(2), presentedHash), let scope = TokenScope(rawValue: statement.text(1)) {
-                    match = TokenInfo(name: statement.text(0), scope: scope, created: Int64(statement.int(3)))
+        let version = try database.dataVersion()
+        var cached = tokenCache.withLock { $0 }
+        if cached?.version != version {
+            let tokens = try database.readNow { connection in
+                let statement = try connection.prepare("SELECT name, scope, hash, created FROM tokens")
+                var tokens: [(hash: [UInt8], info: TokenInfo)] = []
+                while try statement.step() {
+                    guard let scope = TokenScope(rawValue: statement.text(1)) else { continue }
+                    tokens.append((statement.blob(2), TokenInfo(name: statement.text(0), scope: scope, created: Int64(statement.int(3)))))
                 }
+                return tokens
             }
-            return match
+            cached = TokenCache(version: version, tokens: tokens)
+            tokenCache.withLock { $0 = cached }
         }
+        var match: TokenInfo?
+        for token in cached?.tokens ?? [] where Self.constantTimeEquals(token.hash, presentedHash) {
+            // Compare with every token, in constant time, so timing tells nothing about stored hashes.
+            match = token.info
+        }
+        return match
+    }
+
+    /// Token hashes as of a database version.
+    struct TokenCache: Sendable {
+        let version: Int
+        let tokens: [(hash: [UInt8], info: TokenInfo)]
     }
 
     static func hash(_ secret: String) -> [UInt8] {

@@ -1,5 +1,6 @@
 import Foundation
 public import SCIM
+import Synchronization
 
 /// Portcullis's persistent state in one SQLite file: SCIM users and groups, memberships, API tokens.
 ///
@@ -8,6 +9,7 @@ public import SCIM
 /// the database itself as `StoreError`s.
 public final class Store: Sendable {
     let database: Database
+    let tokenCache = Mutex<TokenCache?>(nil)
 
     /// The database file's name inside a data folder.
     public static let fileName = "portcullis.db"

@@ -116,6 +116,9 @@ final class GatewayLab {
 
     /// A namespace and interface prefix unique to this run (interface names stay under 16 bytes).
     let prefix = "pc" + String(UInt32.random(in: 0..<0xFFFFFF), radix: 36)
+    /// The control subnet 10.99.N.0/24, random so that labs side by side do not share a route.
+    let controlSubnet = Int.random(in: 10...250)
+    var controlAddress: String { "10.99.\(controlSubnet).2" }
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-gateway-\(UUID().uuidString)")
     private var processes: [Process] = []
 
@@ -143,7 +146,7 @@ final class GatewayLab {
 
     init() throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try run(Self.scriptFolder.appendingPathComponent("topology.sh").path, ["up", prefix])
+        try run(Self.scriptFolder.appendingPathComponent("topology.sh").path, ["up", prefix, String(controlSubnet)])
     }
 
     func tearDown() {
@@ -181,7 +184,7 @@ final class GatewayLab {
         let process = try spawn(
             namespace: "\(prefix)-gw",
             [
-                PortcullisBinary.url.path, "serve", "--data", dataPath, "--policies", policies.path, "--listen", "10.99.0.2:0",
+                PortcullisBinary.url.path, "serve", "--data", dataPath, "--policies", policies.path, "--listen", "\(controlAddress):0",
                 "--interface", "\(prefix)g", "--pool", "10.100.0.0/24", "--endpoint", "10.99.1.1:51820",
             ])
         var output = ""
@@ -191,7 +194,7 @@ final class GatewayLab {
         }
         // The banner's remaining lines (the token) arrive in the same write.
         while let more = try? readLine(process, timeout: 0.3) { output += more + "\n" }
-        guard let range = output.range(of: #"http://10\.99\.0\.2:[0-9]+"#, options: .regularExpression) else {
+        guard let range = output.range(of: "http://\(controlAddress):[0-9]+", options: .regularExpression) else {
             throw LabError("portcullis did not start: \(output) \(logTail("portcullis"))")
         }
         let token = output.range(of: #"pcl_[A-Za-z0-9_-]+"#, options: .regularExpression).map { String(output[$0]) }

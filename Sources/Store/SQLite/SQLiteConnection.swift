@@ -5,6 +5,9 @@ import CSQLite
 final class SQLiteConnection {
     private let handle: OpaquePointer
     private var statements: [String: SQLiteStatement] = [:]
+    /// Statements used since the transaction began, to reset at its end.
+    private var used: [SQLiteStatement] = []
+    private var inTransaction = false
 
     init(path: String, readOnly: Bool = false) throws(StoreError) {
         var handle: OpaquePointer?
@@ -39,6 +42,7 @@ final class SQLiteConnection {
     func prepare(_ sql: String) throws(StoreError) -> SQLiteStatement {
         if let cached = statements[sql] {
             cached.reset()
+            if inTransaction { used.append(cached) }
             return cached
         }
         var statement: OpaquePointer?
@@ -48,17 +52,23 @@ final class SQLiteConnection {
         }
         let prepared = SQLiteStatement(statement, connection: self)
         statements[sql] = prepared
+        if inTransaction { used.append(prepared) }
         return prepared
     }
 
     /// Runs `body` in a transaction, committing if it returns and rolling back if it throws.
     /// `immediate` takes the write lock at once, so a writer never fails half-way on a lock upgrade.
     func transaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
-        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+        try prepare(immediate ? "BEGIN IMMEDIATE" : "BEGIN").run()
+        inTransaction = true
+        defer {
+            inTransaction = false
+            used.removeAll(keepingCapacity: true)
+        }
         do {
             let result = try body()
             resetStatements()
-            try execute("COMMIT")
+            try prepare("COMMIT").run()
             return result
         } catch {
             resetStatements()
@@ -67,17 +77,19 @@ final class SQLiteConnection {
         }
     }
 
-    /// Resets every cached statement: a statement left mid-way keeps its read snapshot (and any
-    /// transaction) open, and later reads would not see newer commits.
+    /// Resets the statements used in this transaction: a statement left mid-way keeps its read
+    /// snapshot (and the transaction) open, and later reads would not see newer commits.
     func resetStatements() {
-        for statement in statements.values {
+        for statement in used {
             statement.reset()
         }
     }
 
-    /// The value of a pragma that returns one integer.
+    /// The value of a pragma that returns one integer. The statement is reset at once, so that it
+    /// holds no read snapshot (which would stop checkpoints) between calls.
     func pragmaInteger(_ name: String) throws(StoreError) -> Int {
         let statement = try prepare("PRAGMA \(name)")
+        defer { statement.reset() }
         guard try statement.step() else { return 0 }
         return statement.int(0)
     }

@@ -1,5 +1,11 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The gateway's own WireGuard key: generated once into the data folder with mode 0600. It is the
 /// only private key Portcullis ever stores.
 public enum GatewayKeyFile {
@@ -17,10 +23,26 @@ public enum GatewayKeyFile {
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let pair = WireGuardKeyPair.generate()
-        guard FileManager.default.createFile(atPath: path, contents: Data((pair.privateKey.base64 + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        else {
-            throw WireGuardError("cannot write \(path)")
-        }
+        try writePrivately(Data((pair.privateKey.base64 + "\n").utf8), to: path)
         return pair
+    }
+
+    /// Writes through a temporary file created with mode 0600, so the key is never readable by others
+    /// whatever the umask (`FileManager.createFile` writes with the umask's mode and only then changes
+    /// it), and a crash never leaves half a key.
+    private static func writePrivately(_ data: Data, to path: String) throws {
+        let temporary = path + ".\(UUID().uuidString).tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw WireGuardError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        do {
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            try handle.close()
+            guard rename(temporary, path) == 0 else { throw WireGuardError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
     }
 }

@@ -1,0 +1,277 @@
+import Firewall
+import Foundation
+import Logging
+import Policy
+import SCIM
+import Store
+import Synchronization
+import Testing
+
+@testable import Reconciler
+@testable import WireGuard
+
+/// A store in a fresh temporary folder, removed when the test ends (the pattern of StoreTests).
+final class TemporaryStore {
+    let directory: String
+    let store: Store
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-reconciler-\(UUID().uuidString)").path
+        store = try Store(directory: directory)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func createUser(userName: String, active: Bool = true) async throws -> Resource {
+        try await store.create(.user, attributes: ResourceNormalizer(.user).normalize(JSONParser.parse(Self.userJSON(userName, active))))
+    }
+
+    /// Replaces the user (SCIM PUT) with the given `active`.
+    @discardableResult
+    func setActive(_ user: Resource, _ active: Bool) async throws -> Resource {
+        let userName = user.attributes["userName"]?.stringValue ?? user.id
+        return try await store.replace(
+            .user, id: user.id, attributes: ResourceNormalizer(.user).normalize(JSONParser.parse(Self.userJSON(userName, active))))
+    }
+
+    func createGroup(_ displayName: String, members: [Resource] = []) async throws -> Resource {
+        try await store.create(.group, attributes: ResourceNormalizer(.group).normalize(JSONParser.parse(Self.groupJSON(displayName, members))))
+    }
+
+    /// Replaces the group's members (SCIM PUT).
+    @discardableResult
+    func setMembers(_ group: Resource, _ displayName: String, _ members: [Resource]) async throws -> Resource {
+        try await store.replace(
+            .group, id: group.id, attributes: ResourceNormalizer(.group).normalize(JSONParser.parse(Self.groupJSON(displayName, members))))
+    }
+
+    static func userJSON(_ userName: String, _ active: Bool) -> String {
+        #"{"userName": "\#(userName)", "active": \#(active)}"#
+    }
+
+    static func groupJSON(_ displayName: String, _ members: [Resource]) -> String {
+        let memberList = members.map { #"{"value": "\#($0.id)"}"# }.joined(separator: ",")
+        return #"{"displayName": "\#(displayName)", "members": [\#(memberList)]}"#
+    }
+}
+
+/// A fresh temporary folder for one test, removed when `body` returns or throws.
+func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-reconciler-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+/// Milliseconds since 1970, as the store and the reconciler count.
+func nowMilliseconds() -> Int64 {
+    Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+}
+
+func prefix(_ text: String) throws -> IPPrefix {
+    try IPPrefix.parse(text)
+}
+
+/// A key written byte by byte.
+func key(_ byte: UInt8) -> WireGuardKey {
+    WireGuardKey(bytes: Array(repeating: byte, count: 32))
+}
+
+/// The policy most tests use: Engineering and Finance get different rules, both get DNS.
+let standardPolicyText = """
+    rules:
+      - name: engineers-ssh
+        groups: [Engineering]
+        allow:
+          - { to: 10.20.0.0/16, ports: [tcp/22] }
+          - { to: "2001:db8:20::/48", ports: [tcp/22] }
+      - name: finance-erp
+        groups: [Finance]
+        allow:
+          - { to: 10.60.0.0/24, ports: [tcp/443] }
+      - name: everyone-dns
+        groups: [Engineering, Finance]
+        allow:
+          - { to: 10.0.0.53/32, ports: [udp/53] }
+    """
+
+func compilePolicy(_ text: String = standardPolicyText, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> CompiledPolicy {
+    let result = PolicyLoader.parse(files: [(name: "test.yaml", contents: text)])
+    let policy = try #require(
+        result.policy, "the policy has errors: \(result.diagnostics.map(\.description).joined(separator: "\n"))", sourceLocation: sourceLocation)
+    return CompiledPolicy(policy)
+}
+
+/// The pool most tests use: small, with IPv6.
+func testPool() throws -> AddressPool {
+    try AddressPool.parse("10.100.0.0/24,fd00:100::/64")
+}
+
+extension Store {
+    /// A device with a fresh key in `pool`.
+    func addDevice(
+        for user: Resource, name: String = "laptop", pool: AddressPool, expires: Int64? = nil, quarantine: Int64 = 3_600_000,
+        presharedKey: WireGuardKey? = nil
+    ) async throws -> Device {
+        try await createDevice(
+            Store.NewDevice(
+                userID: user.id, name: name, publicKey: WireGuardKeyPair.generate().publicKey.base64, presharedKey: presharedKey?.base64,
+                expires: expires),
+            firstIndex: pool.firstDeviceIndex, capacity: pool.capacity, quarantine: quarantine
+        ) { index in
+            let (address4, address6) = pool.addresses(at: index)
+            return (address4.description, address6?.description)
+        }
+    }
+}
+
+extension Device {
+    var wireGuardKey: WireGuardKey? { WireGuardKey(base64: publicKey) }
+
+    /// The device's tunnel addresses as prefixes.
+    func prefixes() throws -> [IPPrefix] {
+        try [address4, address6].compactMap { $0 }.map { try IPPrefix.parse($0) }
+    }
+}
+
+/// A policy provider that never changes.
+struct FixedPolicy: PolicyProvider {
+    let compiledPolicy: CompiledPolicy?
+
+    func policyChanges() -> AsyncStream<Void> {
+        AsyncStream { _ in }
+    }
+}
+
+/// The dry-run WireGuard control, with a switch that makes every call fail (an unreachable gateway).
+final class FlakyWireGuard: WireGuardControl {
+    let inner: FileControl
+    private let state = Mutex<(failing: Bool, applied: [[WireGuardPeerChange]])>((false, []))
+
+    init(path: String) {
+        inner = FileControl(interfaceName: "wg0", path: path)
+    }
+
+    var interfaceName: String { inner.interfaceName }
+
+    var failing: Bool {
+        get { state.withLock { $0.failing } }
+        set { state.withLock { $0.failing = newValue } }
+    }
+
+    /// Every successful `apply`, in order.
+    var applied: [[WireGuardPeerChange]] { state.withLock { $0.applied } }
+
+    func configure(privateKey: WireGuardKey, listenPort: Int) async throws {
+        try check()
+        try await inner.configure(privateKey: privateKey, listenPort: listenPort)
+    }
+
+    func peers() async throws -> [WireGuardPeer] {
+        try check()
+        return try await inner.peers()
+    }
+
+    func apply(_ changes: [WireGuardPeerChange]) async throws {
+        try check()
+        try await inner.apply(changes)
+        state.withLock { $0.applied.append(changes) }
+    }
+
+    /// The peers by public key.
+    func peersByKey() async throws -> [WireGuardKey: WireGuardPeer] {
+        Dictionary(try await inner.peers().map { ($0.publicKey, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    private func check() throws {
+        if failing { throw WireGuardError("simulated: the WireGuard interface is unreachable") }
+    }
+}
+
+/// The dry-run firewall, with a switch that makes changes fail and counters of full loads.
+final class FlakyFirewall: FirewallControl {
+    let inner: DryRunFirewall
+    private let state = Mutex<(failing: Bool, loads: Int, applies: Int)>((false, 0, 0))
+
+    init(path: String) {
+        inner = DryRunFirewall(path: path)
+    }
+
+    var failing: Bool {
+        get { state.withLock { $0.failing } }
+        set { state.withLock { $0.failing = newValue } }
+    }
+
+    var loads: Int { state.withLock { $0.loads } }
+    var applies: Int { state.withLock { $0.applies } }
+
+    func load(_ firewallState: FirewallState) async throws {
+        try check()
+        try await inner.load(firewallState)
+        state.withLock { $0.loads += 1 }
+    }
+
+    func apply(_ changes: [FirewallChange], resulting firewallState: FirewallState) async throws {
+        try check()
+        try await inner.apply(changes, resulting: firewallState)
+        state.withLock { $0.applies += 1 }
+    }
+
+    func liveSources() async throws -> [String: Set<String>]? {
+        try check()
+        return try await inner.liveSources()
+    }
+
+    func liveStructure() async throws -> String? {
+        try check()
+        return try await inner.liveStructure()
+    }
+
+    private func check() throws {
+        if failing { throw FirewallError("simulated: nftables refused the change") }
+    }
+}
+
+/// A reconciler over a real store, the dry-run controls (with failure switches), and a policy.
+final class Harness {
+    let temporary: TemporaryStore
+    let pool: AddressPool
+    let policy: CompiledPolicy?
+    let wireGuard: FlakyWireGuard
+    let firewall: FlakyFirewall
+    let reconciler: Reconciler
+    var configuration: GatewayConfiguration
+
+    var store: Store { temporary.store }
+
+    init(policy: CompiledPolicy?) throws {
+        temporary = try TemporaryStore()
+        pool = try testPool()
+        self.policy = policy
+        configuration = GatewayConfiguration(pool: pool)
+        configuration.dryRun = true
+        configuration.driftInterval = 3600
+        wireGuard = FlakyWireGuard(path: temporary.directory + "/wg0.conf")
+        firewall = FlakyFirewall(path: temporary.directory + "/nftables.conf")
+        reconciler = Reconciler(
+            configuration: configuration, store: temporary.store, policies: FixedPolicy(compiledPolicy: policy), wireGuard: wireGuard,
+            firewall: firewall, logger: Logger(label: "portcullis.tests.reconciler", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    /// The source addresses of the live firewall, by class id.
+    func liveSources() async throws -> [String: Set<String>] {
+        try #require(try await firewall.inner.liveSources())
+    }
+
+    /// The class id of these rules.
+    static func classID(_ rules: String...) -> String {
+        FirewallClass.id(forRules: rules)
+    }
+
+    /// A device's addresses as nftables lists them.
+    static func listed(_ device: Device) -> Set<String> {
+        Set([device.address4, device.address6].compactMap { $0 }.map { String($0.split(separator: "/")[0]) })
+    }
+}
