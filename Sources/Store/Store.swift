@@ -38,8 +38,18 @@ public final class Store: Sendable {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())
     }
 
+    /// A random (version 4) UUID in lowercase, from the system's secure generator (`getrandom`),
+    /// without the file opened per call that Foundation's `UUID()` costs on Linux.
     static func newIdentifier() -> String {
-        UUID().uuidString.lowercased()
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (0..<2).flatMap { _ in withUnsafeBytes(of: generator.next() as UInt64) { Array($0) } }
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { byte in
+            let digits = Array("0123456789abcdef")
+            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+        }
+        return [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(separator: "-")
     }
 
     /// Parses a stored JSON document.

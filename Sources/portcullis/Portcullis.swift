@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 
 /// The `portcullis` command: a SCIM-driven access controller for WireGuard gateways.
-@main
 struct Portcullis: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
@@ -29,4 +28,27 @@ func printError(_ message: String) {
 /// Writes to standard output at once, unbuffered, for lines other programs wait for.
 func printNow(_ message: String) {
     FileHandle.standardOutput.write(Data((message + "\n").utf8))
+}
+
+extension AsyncParsableCommand {
+    /// Parses the command line and runs the chosen command, awaiting asynchronous ones: what `@main`
+    /// does, which cannot be used together with the executor main.swift installs first.
+    static func runAsRoot() async {
+        do {
+            var command = try parseAsRoot()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await runAsynchronously(&asynchronous)
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Runs a command's asynchronous `run()`. Generic over the concrete type, so that the asynchronous
+/// requirement is chosen rather than `ParsableCommand`'s synchronous default, which prints help.
+private func runAsynchronously<Command: AsyncParsableCommand>(_ command: inout Command) async throws {
+    try await command.run()
 }

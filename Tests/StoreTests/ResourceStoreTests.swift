@@ -113,3 +113,14 @@ struct ResourceStoreTests {
         #expect(try await store.count(.user) == 50)
     }
 }
+
+struct IdentifierTests {
+    @Test func identifiersAreRandomVersion4UUIDsInLowercase() {
+        let identifiers = (0..<1000).map { _ in Store.newIdentifier() }
+        #expect(Set(identifiers).count == 1000)
+        for identifier in identifiers {
+            #expect(identifier.range(of: "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", options: .regularExpression) != nil)
+            #expect(UUID(uuidString: identifier) != nil)
+        }
+    }
+}

@@ -149,10 +149,12 @@ public final class PolicyService: Service, Sendable {
             try? await gracefulShutdown()
             group.cancelAll()
         }
-        state.withLock { state in
-            for listener in state.listeners.values { listener.finish() }
-            state.listeners.removeAll()
+        // Finished outside the lock: finishing runs onTermination, which takes the lock itself.
+        let listeners = state.withLock { state in
+            defer { state.listeners.removeAll() }
+            return Array(state.listeners.values)
         }
+        for listener in listeners { listener.finish() }
     }
 
     /// Reloads when the files' names, sizes or modification times change, checked every second.
