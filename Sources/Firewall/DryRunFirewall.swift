@@ -23,7 +23,7 @@ public final class DryRunFirewall: FirewallControl {
     public func liveSources() async throws -> [String: Set<String>]? {
         current.withLock { state in
             state.map { state in
-                state.classes.mapValues { Set($0.sources.map(RulesetRenderer.address)) }
+                state.rules.mapValues { Set($0.sources.map(RulesetRenderer.address)) }
             }
         }
     }
@@ -32,7 +32,7 @@ public final class DryRunFirewall: FirewallControl {
         current.withLock { state in
             state.map { state in
                 var structureOnly = state
-                for id in structureOnly.classes.keys { structureOnly.classes[id]?.sources = [] }
+                for id in structureOnly.rules.keys { structureOnly.rules[id]?.sources = [] }
                 return RulesetRenderer.render(structureOnly)
             }
         }

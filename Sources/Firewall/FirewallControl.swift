@@ -7,8 +7,8 @@ public protocol FirewallControl: Sendable {
     /// Applies element changes in one transaction.
     func apply(_ changes: [FirewallChange], resulting state: FirewallState) async throws
 
-    /// The source addresses of every class set in the live table, by class id; nil if the table is
-    /// missing. For drift repair.
+    /// The source addresses of every rule's source set in the live table, by rule id; nil if the
+    /// table is missing. For drift repair.
     func liveSources() async throws -> [String: Set<String>]?
 
     /// A normalized listing of the live table's structure (sets with their destination elements, and

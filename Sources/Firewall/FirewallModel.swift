@@ -1,44 +1,53 @@
 public import Policy
 
-/// Users who share the same access: the tunnel addresses they send from, and where they may go.
-/// One class becomes one set of source addresses and a few destination sets in nftables.
-public struct FirewallClass: Sendable, Hashable {
-    /// Stable short name used in set names, e.g. `c3f9a1b20`.
+/// One policy rule at the gateway: the tunnel addresses of the users it applies to, where it allows
+/// (or denies) them to go, and its verdict. Each becomes one set of source addresses and a few
+/// destination sets in nftables (DESIGN.md: one source-address set per compiled rule), so a user's
+/// access is the rules their addresses are in, and a change of groups is a few element changes.
+public struct FirewallRule: Sendable, Hashable {
+    /// What happens to matching traffic.
+    public enum Verdict: String, Sendable, Hashable {
+        case accept, drop
+    }
+
+    /// Stable short name used in set names, e.g. `r3f9a1b20c4d5e6f7`.
     public let id: String
+    public let verdict: Verdict
     public var sources: Set<IPPrefix>
     public let access: AccessSet
 
-    public init(id: String, sources: Set<IPPrefix>, access: AccessSet) {
+    public init(id: String, verdict: Verdict, sources: Set<IPPrefix>, access: AccessSet) {
         self.id = id
+        self.verdict = verdict
         self.sources = sources
         self.access = access
     }
 
-    /// A stable id for the set of rules a class stands for: 64-bit FNV-1a of the sorted rule names
-    /// (rule names cannot contain the separator, a control character).
-    public static func id(forRules names: [String]) -> String {
+    /// A stable id for a policy rule: `r` and the 64-bit FNV-1a of its name (unique in a policy),
+    /// with the verdict, since one policy rule may both allow and deny.
+    public static func id(forRule name: String, verdict: Verdict) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in names.sorted().joined(separator: "\u{1}").utf8 {
+        for byte in (verdict.rawValue + "\u{1}" + name).utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01b3
         }
-        return "c" + String(hash, radix: 16)
+        return (verdict == .accept ? "a" : "d") + String(hash, radix: 16)
     }
 }
 
 /// Everything Portcullis wants in its nftables table.
 public struct FirewallState: Sendable, Hashable {
     public var interfaceName: String
-    public var classes: [String: FirewallClass]
+    public var rules: [String: FirewallRule]
 
-    public init(interfaceName: String, classes: [FirewallClass]) {
+    public init(interfaceName: String, rules: [FirewallRule]) {
         self.interfaceName = interfaceName
-        self.classes = Dictionary(classes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.rules = Dictionary(rules.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     }
 }
 
-/// One incremental change: a tunnel address joins or leaves a class's source set.
+/// One incremental change: a tunnel address joins or leaves a rule's source set.
 public enum FirewallChange: Sendable, Hashable {
-    case addSource(classID: String, address: IPPrefix)
-    case removeSource(classID: String, address: IPPrefix)
+    case addSource(ruleID: String, address: IPPrefix)
+    case removeSource(ruleID: String, address: IPPrefix)
 }

@@ -73,14 +73,14 @@ public final class NFTablesControl: FirewallControl, @unchecked Sendable {
 
 /// Reads nftables' JSON listing of the table.
 enum NFTablesListing {
-    /// Source-address sets (`<class>_src4`/`_src6`) and their elements, by class id.
+    /// Source-address sets (`<rule>_src4`/`_src6`) and their elements, by rule id.
     static func sources(_ listing: [String: Any]) -> [String: Set<String>] {
         var sources: [String: Set<String>] = [:]
         for set in sets(listing) {
             guard let name = set["name"] as? String, name.hasSuffix("_src4") || name.hasSuffix("_src6") else { continue }
-            let classID = String(name.dropLast(5))
+            let ruleID = String(name.dropLast(5))
             let elements = (set["elem"] as? [Any] ?? []).compactMap { $0 as? String }
-            sources[classID, default: []].formUnion(elements)
+            sources[ruleID, default: []].formUnion(elements)
         }
         return sources
     }

@@ -2,11 +2,12 @@ public import Policy
 
 /// Renders Portcullis's nftables table, `inet portcullis`, from the firewall state.
 ///
-/// Layout (DESIGN.md): never a rule per user × destination. Per class of users, a set of source
-/// addresses and sets of destinations; one rule per class and protocol kind matches
-/// `saddr @src daddr . l4proto . dport @dst`. Forward traffic from the tunnel is checked on every
-/// packet, so losing access also cuts open connections; only the return direction uses connection
-/// tracking. The table is replaced atomically in one transaction.
+/// Layout (DESIGN.md): never a rule per user × destination. Per policy rule, a set of source
+/// addresses and sets of destinations; one nftables rule per policy rule and protocol kind matches
+/// `saddr @src daddr . l4proto . dport @dst`. Deny rules come first, so a deny beats every allow.
+/// Forward traffic from the tunnel is checked on every packet, so losing access also cuts open
+/// connections; only the return direction uses connection tracking. The table is replaced
+/// atomically in one transaction.
 public enum RulesetRenderer {
     public static let tableName = "portcullis"
 
@@ -17,16 +18,18 @@ public enum RulesetRenderer {
             "delete table inet \(tableName)",
             "table inet \(tableName) {",
         ]
-        let classes = state.classes.values.sorted { $0.id < $1.id }
+        // Denies first, then allows; each in id order, so the same state renders the same text.
+        let ordered = state.rules.values.sorted { ($0.verdict == .drop ? 0 : 1, $0.id) < ($1.verdict == .drop ? 0 : 1, $1.id) }
         var rules: [String] = []
-        for firewallClass in classes {
-            let sets = SetNames(firewallClass.id)
-            let sources4 = firewallClass.sources.filter { $0.family == .v4 }.sorted()
-            let sources6 = firewallClass.sources.filter { $0.family == .v6 }.sorted()
+        for firewallRule in ordered {
+            let sets = SetNames(firewallRule.id)
+            let verdict = firewallRule.verdict.rawValue
+            let sources4 = firewallRule.sources.filter { $0.family == .v4 }.sorted()
+            let sources6 = firewallRule.sources.filter { $0.family == .v6 }.sorted()
             lines += set(sets.source4, type: "ipv4_addr", flags: nil, elements: sources4.map(address))
             lines += set(sets.source6, type: "ipv6_addr", flags: nil, elements: sources6.map(address))
             for family in [IPPrefix.Family.v4, .v6] {
-                let grants = firewallClass.access.grants.filter { $0.prefix.family == family }
+                let grants = firewallRule.access.grants.filter { $0.prefix.family == family }
                 let (saddr, daddr, addressType) = family == .v4 ? ("ip saddr", "ip daddr", "ipv4_addr") : ("ip6 saddr", "ip6 daddr", "ipv6_addr")
                 let source = family == .v4 ? sets.source4 : sets.source6
                 let ported = grants.filter { $0.networkProtocol.hasPorts }.map { grant in
@@ -37,17 +40,17 @@ public enum RulesetRenderer {
                 if !ported.isEmpty {
                     let name = sets.destination(family, "ports")
                     lines += set(name, type: "\(addressType) . inet_proto . inet_service", flags: "interval", elements: ported)
-                    rules.append("\(saddr) @\(source) \(daddr) . meta l4proto . th dport @\(name) accept")
+                    rules.append("\(saddr) @\(source) \(daddr) . meta l4proto . th dport @\(name) \(verdict)")
                 }
                 if !icmp.isEmpty {
                     let name = sets.destination(family, "icmp")
                     lines += set(name, type: "\(addressType) . inet_proto", flags: "interval", elements: icmp)
-                    rules.append("\(saddr) @\(source) \(daddr) . meta l4proto @\(name) accept")
+                    rules.append("\(saddr) @\(source) \(daddr) . meta l4proto @\(name) \(verdict)")
                 }
                 if !other.isEmpty {
                     let name = sets.destination(family, "other")
                     lines += set(name, type: addressType, flags: "interval", elements: other)
-                    rules.append("\(saddr) @\(source) meta l4proto != { tcp, udp, icmp, ipv6-icmp } \(daddr) @\(name) accept")
+                    rules.append("\(saddr) @\(source) meta l4proto != { tcp, udp, icmp, ipv6-icmp } \(daddr) @\(name) \(verdict)")
                 }
             }
         }
@@ -74,15 +77,15 @@ public enum RulesetRenderer {
     public static func render(_ changes: [FirewallChange]) -> String {
         changes.map { change in
             switch change {
-            case .addSource(let classID, let address):
-                "add element inet \(tableName) \(SetNames(classID).source(address.family)) { \(Self.address(address)) }"
-            case .removeSource(let classID, let address):
-                "delete element inet \(tableName) \(SetNames(classID).source(address.family)) { \(Self.address(address)) }"
+            case .addSource(let ruleID, let address):
+                "add element inet \(tableName) \(SetNames(ruleID).source(address.family)) { \(Self.address(address)) }"
+            case .removeSource(let ruleID, let address):
+                "delete element inet \(tableName) \(SetNames(ruleID).source(address.family)) { \(Self.address(address)) }"
             }
         }.joined(separator: "\n") + "\n"
     }
 
-    /// The names of a class's sets.
+    /// The names of a rule's sets.
     public struct SetNames: Sendable {
         let id: String
 

@@ -5,7 +5,7 @@ public import Store
 public import WireGuard
 
 /// What the gateway should have: a peer per device of every active user (unexpired keys), and each
-/// device's tunnel addresses in the source set of its user's access class.
+/// device's tunnel addresses in the source sets of the policy rules its user matches.
 ///
 /// Pure: computed from the directory, the devices and the policy, so that later a `portcullis agent`
 /// on another gateway can compute it from the controller's data too.
@@ -20,10 +20,13 @@ public struct DesiredState: Sendable, Equatable {
     }
 
     public var peers: [WireGuardKey: Peer] = [:]
-    /// Access classes by id, with the addresses of the devices whose users are in them.
-    public var classes: [String: FirewallClass] = [:]
-    /// The class of every user who has one.
-    public var classOfUser: [String: String] = [:]
+    /// Every rule in force (even those no device is in yet, so that membership changes are only
+    /// element changes), with the addresses of the devices whose users it applies to.
+    public var rules: [String: FirewallRule] = [:]
+    /// The ids of the firewall rules each user is in.
+    public var rulesOfUser: [String: [String]] = [:]
+    /// The policy rule's name of each firewall rule id.
+    public var ruleNames: [String: String] = [:]
 
     public init() {}
 
@@ -32,8 +35,16 @@ public struct DesiredState: Sendable, Equatable {
         entries: [Store.DirectoryEntry], devices: [Device], policy: CompiledPolicy?, at now: Int64
     ) -> DesiredState {
         var state = DesiredState()
+        var firewallRules: [Int: [String]] = [:]
+        for (index, rule) in (policy?.rules ?? []).enumerated() where rule.isActive(at: now) {
+            for (verdict, access) in [(FirewallRule.Verdict.drop, rule.deny), (.accept, rule.allow)] where !access.isEmpty {
+                let id = FirewallRule.id(forRule: rule.name, verdict: verdict)
+                state.rules[id] = FirewallRule(id: id, verdict: verdict, sources: [], access: access)
+                state.ruleNames[id] = rule.name
+                firewallRules[index, default: []].append(id)
+            }
+        }
         let devicesByUser = Dictionary(grouping: devices, by: \.userID)
-        var classByRules: [[Int]: String] = [:]
         for entry in entries {
             let subject = PolicySubject(user: entry.user, groupNames: entry.groupNames)
             guard subject.active else { continue }
@@ -44,21 +55,12 @@ public struct DesiredState: Sendable, Equatable {
                 state.peers[peer.peer.publicKey] = peer
             }
             guard let policy else { continue }
-            let rules = policy.matchingRules(for: subject, at: now)
-            guard !rules.isEmpty else { continue }
-            let classID: String
-            if let known = classByRules[rules] {
-                classID = known
-            } else {
-                let access = policy.access(ofRules: rules)
-                guard !access.isEmpty else { continue }
-                classID = FirewallClass.id(forRules: rules.map { policy.rules[$0].name })
-                classByRules[rules] = classID
-                state.classes[classID] = FirewallClass(id: classID, sources: [], access: access)
-            }
-            state.classOfUser[entry.user.id] = classID
-            for device in userDevices {
-                state.classes[classID]?.sources.formUnion(addresses(of: device))
+            let ids = policy.matchingRules(for: subject, at: now).flatMap { firewallRules[$0] ?? [] }
+            guard !ids.isEmpty else { continue }
+            state.rulesOfUser[entry.user.id] = ids
+            let addresses = userDevices.flatMap(addresses(of:))
+            for id in ids {
+                state.rules[id]?.sources.formUnion(addresses)
             }
         }
         return state

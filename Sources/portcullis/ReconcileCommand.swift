@@ -43,12 +43,14 @@ struct ReconcileCommand: AsyncParsableCommand {
         if let firewall, let sources = try? await firewall.liveSources() {
             actualFirewall = FirewallState(
                 interfaceName: configuration.interfaceName,
-                classes: desired.classes.values.map { wanted in
-                    FirewallClass(id: wanted.id, sources: Set((sources[wanted.id] ?? []).compactMap { try? IPPrefix.parse($0) }), access: wanted.access)
+                rules: desired.rules.values.map { wanted in
+                    FirewallRule(
+                        id: wanted.id, verdict: wanted.verdict, sources: Set((sources[wanted.id] ?? []).compactMap { try? IPPrefix.parse($0) }),
+                        access: wanted.access)
                 })
         }
         let plan = ReconcilePlan.full(desired: desired, actualPeers: actualPeers, actualFirewall: actualFirewall)
-        print("desired: \(desired.peers.count) peers, \(desired.classes.count) access classes; gateway has \(actualPeers.count) peers")
+        print("desired: \(desired.peers.count) peers, \(desired.rules.count) firewall rules; gateway has \(actualPeers.count) peers")
         for key in plan.peerRemovals { print("remove peer \(key.base64)") }
         for peer in plan.peerUpserts { print("add peer \(peer.publicKey.base64) allowed-ips \(peer.allowedIPs.joined(separator: ","))") }
         for change in plan.sourceRemovals + plan.sourceAdditions { print("firewall \(change)") }
@@ -61,7 +63,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         }
         let changes: [WireGuardPeerChange] = plan.peerRemovals.map { .remove($0) } + plan.peerUpserts.map { .upsert($0) }
         try await wireGuard.apply(changes)
-        try await firewall.load(FirewallState(interfaceName: configuration.interfaceName, classes: Array(desired.classes.values)))
+        try await firewall.load(FirewallState(interfaceName: configuration.interfaceName, rules: Array(desired.rules.values)))
         print("applied")
     }
 }

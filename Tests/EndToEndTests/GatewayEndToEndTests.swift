@@ -51,6 +51,11 @@ struct GatewayEndToEndTests {
         #expect(deniedTCP.firstLine.hasPrefix("failed"))
         let probe = try lab.startProbe(to: "10.40.0.10")
 
+        // Someone flushes the firewall behind Portcullis's back: the table is restored within seconds.
+        try lab.run("ip", ["netns", "exec", "\(lab.prefix)-gw", "nft", "delete", "table", "inet", "portcullis"])
+        #expect(try await lab.waitUntil(seconds: 5) { (try? lab.firewallSources().isEmpty) == false }, "the table comes back")
+        #expect(!lab.ping("10.30.0.10"), "and the other host is still out of reach")
+
         // Leaving the group: the open TCP connection stops passing data.
         let removal = try await lab.timedRevocation(probe: probe, goneAtAnswer: { try lab.firewallSources().isEmpty }) {
             try await lab.scim(

@@ -56,7 +56,7 @@ struct NFTablesControlTests {
                 #expect((try? String(contentsOfFile: report, encoding: .utf8)) == "ran", "the child test did not run:\n\(output)")
 
                 // What the child left behind, seen with the CLI in the same namespace.
-                let final = try #require(GoldenCase.all.first { $0.file == "several-classes" })
+                let final = try GoldenCase.named("several-rules")
                 let listing = try await namespace.listTable()
                 #expect(NFTablesListing.sources(listing) == (try final.expectedSources()))
             }
@@ -84,7 +84,7 @@ struct NFTablesControlChild {
         #expect(try await control.liveSources() == nil)
         #expect(try await control.liveStructure() == nil)
 
-        let testCase = try #require(GoldenCase.all.first { $0.file == "several-classes" })
+        let testCase = try GoldenCase.named("several-rules")
         let state = try testCase.state()
         let expected = try testCase.expectedSources()
         try await control.load(state)
@@ -96,17 +96,18 @@ struct NFTablesControlChild {
         let cliListing = try #require(try JSONSerialization.jsonObject(with: Data(cli.standardOutput.utf8)) as? [String: Any])
         #expect(NFTablesListing.structure(cliListing) == structure)
 
-        // Element changes: sources follow, the structure does not move.
+        // Element changes: sources follow, the structure does not move. One address joins two rules.
         let changes: [FirewallChange] = [
-            .addSource(classID: "b2", address: try Parse.prefix("10.100.0.50/32")),
-            .removeSource(classID: "a1", address: try Parse.prefix("fd00:100::2/128")),
-            .addSource(classID: "c3", address: try Parse.prefix("fd00:100::77/128")),
+            .addSource(ruleID: "b2", address: try Parse.prefix("10.100.0.50/32")),
+            .removeSource(ruleID: "a1", address: try Parse.prefix("fd00:100::2/128")),
+            .addSource(ruleID: "c3", address: try Parse.prefix("fd00:100::77/128")),
+            .addSource(ruleID: "c3", address: try Parse.prefix("10.100.0.50/32")),
         ]
         try await control.apply(changes, resulting: state)
         var wanted = expected
         wanted["b2"]?.insert("10.100.0.50")
         wanted["a1"]?.remove("fd00:100::2")
-        wanted["c3"]?.insert("fd00:100::77")
+        wanted["c3"]?.formUnion(["fd00:100::77", "10.100.0.50"])
         #expect(try await control.liveSources() == wanted)
         #expect(try await control.liveStructure() == structure)
         try await control.apply([], resulting: state)
@@ -116,16 +117,27 @@ struct NFTablesControlChild {
         await #expect(throws: FirewallError.self) {
             try await control.apply(
                 [
-                    .addSource(classID: "b2", address: try Parse.prefix("10.100.0.51/32")),
-                    .addSource(classID: "nope", address: try Parse.prefix("10.100.0.52/32")),
+                    .addSource(ruleID: "b2", address: try Parse.prefix("10.100.0.51/32")),
+                    .addSource(ruleID: "nope", address: try Parse.prefix("10.100.0.52/32")),
                 ], resulting: state)
         }
         #expect(try await control.liveSources() == wanted)
 
         // Loading another state replaces the table; loading the first one again restores it.
-        try await control.load(FirewallState(interfaceName: "wg-corp", classes: []))
+        try await control.load(FirewallState(interfaceName: "wg-corp", rules: []))
         #expect(try await control.liveSources() == [:])
         #expect(try await control.liveStructure() != structure)
+
+        // Deny rules load through libnftables too, and their sets change like the others.
+        let denies = try GoldenCase.named("deny-and-allow")
+        try await control.load(try denies.state())
+        var deniesWanted = try denies.expectedSources()
+        #expect(try await control.liveSources() == deniesWanted)
+        let quarantine = GoldenCase.PolicyIDs.quarantine
+        try await control.apply([.addSource(ruleID: quarantine, address: try Parse.prefix("10.100.0.4/32"))], resulting: try denies.state())
+        deniesWanted[quarantine] = ["10.100.0.4"]
+        #expect(try await control.liveSources() == deniesWanted)
+
         try await control.load(state)
         #expect(try await control.liveSources() == expected)
         #expect(try await control.liveStructure() == structure)

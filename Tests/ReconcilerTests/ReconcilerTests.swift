@@ -20,12 +20,13 @@ struct Scenario {
     let bobDevice: Device
     let carolDevice: Device
 
-    static let engineeringClass = Harness.classID("engineers-ssh", "everyone-dns")
-    static let financeClass = Harness.classID("finance-erp", "everyone-dns")
-    static let bothClass = Harness.classID("engineers-ssh", "finance-erp", "everyone-dns")
+    /// The firewall rules of the standard policy.
+    static let engineersSSH = Harness.ruleID("engineers-ssh")
+    static let financeERP = Harness.ruleID("finance-erp")
+    static let everyoneDNS = Harness.ruleID("everyone-dns")
 
-    static func make(synchronize: Bool = true) async throws -> Scenario {
-        let harness = try Harness(policy: try compilePolicy())
+    static func make(policy: CompiledPolicy? = nil, synchronize: Bool = true) async throws -> Scenario {
+        let harness = try Harness(policy: try policy ?? compilePolicy())
         let temporary = harness.temporary
         let alice = try await temporary.createUser(userName: "alice")
         let bob = try await temporary.createUser(userName: "bob")
@@ -57,6 +58,25 @@ struct Scenario {
     func pendingKeys() async throws -> Set<String> {
         Set(try await harness.store.pendingRevocations().map(\.publicKey))
     }
+
+    /// These devices' addresses as nftables lists them.
+    static func listed(_ devices: Device...) -> Set<String> {
+        devices.reduce(into: Set<String>()) { $0.formUnion(Harness.listed($1)) }
+    }
+
+    /// The live sources right after start-up: every rule with the addresses of its users.
+    var initialSources: [String: Set<String>] {
+        [
+            Self.engineersSSH: Self.listed(aliceDevice, carolDevice),
+            Self.financeERP: Self.listed(bobDevice),
+            Self.everyoneDNS: Self.listed(aliceDevice, bobDevice, carolDevice),
+        ]
+    }
+
+    /// The element changes that put (or take) a device's addresses in (out of) a rule's sets.
+    static func changes(_ device: Device, _ ruleID: String, adding: Bool) throws -> [FirewallChange] {
+        try device.prefixes().map { adding ? .addSource(ruleID: ruleID, address: $0) : .removeSource(ruleID: ruleID, address: $0) }
+    }
 }
 
 /// Polls `condition` until it holds or `timeout` passes.
@@ -69,11 +89,49 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -
     return try await condition()
 }
 
+/// The standard policy after a change: a new rule for Engineering, and a deny for Engineering.
+let changedPolicyText =
+    standardPolicyText + """
+
+      - name: engineers-db
+        groups: [Engineering]
+        allow:
+          - { to: 10.30.0.0/24, ports: [tcp/5432] }
+      - name: no-bastions
+        groups: [Engineering]
+        deny:
+          - { to: 10.20.99.0/24, ports: [tcp/22] }
+    """
+
+/// The standard policy with a new rule for Finance only.
+let financeChangedPolicyText =
+    standardPolicyText + """
+
+      - name: finance-reports
+        groups: [Finance]
+        allow:
+          - { to: 10.61.0.0/24, ports: [tcp/443] }
+    """
+
+/// The standard policy with two denies of the bastions, one for Contractors and one for Interns.
+let bastionDeniesPolicyText =
+    standardPolicyText + """
+
+      - name: no-bastions-for-contractors
+        groups: [Contractors]
+        deny:
+          - { to: 10.20.99.0/24, ports: [tcp/22] }
+      - name: no-bastions-for-interns
+        groups: [Interns]
+        deny:
+          - { to: 10.20.99.0/24, ports: [tcp/22] }
+    """
+
 @Suite("Reconciler")
 struct ReconcilerTests {
     typealias S = Scenario
 
-    @Test("start-up synchronisation puts every device on the gateway and every address in its class")
+    @Test("start-up synchronisation puts every device on the gateway and every address in the sets of all its user's rules")
     func startUp() async throws {
         let scenario = try await Scenario.make()
         let harness = scenario.harness
@@ -83,17 +141,16 @@ struct ReconcilerTests {
         #expect(
             peers[try scenario.key(scenario.aliceDevice)]?.allowedIPs
                 == [scenario.aliceDevice.address4, scenario.aliceDevice.address6].compactMap { $0 })
-        #expect(
-            try await harness.liveSources() == [
-                S.engineeringClass: Harness.listed(scenario.aliceDevice).union(Harness.listed(scenario.carolDevice)),
-                S.financeClass: Harness.listed(scenario.bobDevice),
-            ])
+        #expect(try await harness.liveSources() == scenario.initialSources)
         #expect(harness.firewall.loads == 1)
         #expect(scenario.reconciler.isReady)
         #expect(scenario.reconciler.metrics.peers == 3)
         #expect(scenario.reconciler.metrics.synchronizations == 1)
-        #expect(
-            try String(contentsOfFile: harness.temporary.directory + "/nftables.conf", encoding: .utf8).contains("set \(S.engineeringClass)_src4"))
+        let ruleset = try harness.ruleset()
+        for id in [S.engineersSSH, S.financeERP, S.everyoneDNS] {
+            #expect(ruleset.contains("    set \(id)_src4 {\n"))
+            #expect(ruleset.contains("    set \(id)_src6 {\n"))
+        }
     }
 
     @Test("usersChanged removes a deactivated user's peer and addresses before it returns, and restores them on reactivation")
@@ -106,28 +163,32 @@ struct ReconcilerTests {
         let outcome = await scenario.reconciler.usersChanged([scenario.alice.id])
         #expect(outcome.applied)
         #expect(outcome.revokedPeers == 1)
-        #expect(outcome.revokedSources == 2)
+        #expect(outcome.revokedSources == 4, "two addresses out of two rules' sets")
         #expect(outcome.added == 0)
         // Already gone when usersChanged returns.
         #expect(try await scenario.gatewayKeys() == [try scenario.key(scenario.bobDevice), try scenario.key(scenario.carolDevice)])
-        #expect(try await harness.liveSources()[S.engineeringClass] == Harness.listed(scenario.carolDevice))
-        #expect(try await harness.liveSources()[S.financeClass] == Harness.listed(scenario.bobDevice))
+        #expect(
+            try await harness.liveSources() == [
+                S.engineersSSH: S.listed(scenario.carolDevice),
+                S.financeERP: S.listed(scenario.bobDevice),
+                S.everyoneDNS: S.listed(scenario.bobDevice, scenario.carolDevice),
+            ])
         #expect(harness.wireGuard.applied.last == [.remove(aliceKey)])
         #expect(harness.firewall.loads == 1, "a revocation changes elements, it does not reload the table")
         #expect(scenario.reconciler.isReady)
-        #expect(scenario.reconciler.metrics.revocations == 3)
+        #expect(scenario.reconciler.metrics.revocations == 5)
         #expect(try await scenario.pendingKeys().isEmpty)
 
         try await harness.temporary.setActive(scenario.alice, true)
         let back = await scenario.reconciler.usersChanged([scenario.alice.id])
         #expect(back.applied)
-        #expect(back.added == 3)
+        #expect(back.added == 5)  // one peer, two addresses in two rules
         #expect(try await scenario.gatewayKeys().contains(aliceKey))
-        #expect(
-            try await harness.liveSources()[S.engineeringClass] == Harness.listed(scenario.aliceDevice).union(Harness.listed(scenario.carolDevice)))
+        #expect(try await harness.liveSources() == scenario.initialSources)
+        #expect(harness.firewall.loads == 1)
     }
 
-    @Test("a group change moves the user's addresses to the other class without reloading the table")
+    @Test("a group change moves the user's addresses between rules' sets without reloading the table")
     func groupChangeMovesAddresses() async throws {
         let scenario = try await Scenario.make()
         let harness = scenario.harness
@@ -141,29 +202,178 @@ struct ReconcilerTests {
         #expect(outcome.added == 2)
         #expect(
             try await harness.liveSources() == [
-                S.engineeringClass: Harness.listed(scenario.carolDevice),
-                S.financeClass: Harness.listed(scenario.bobDevice).union(Harness.listed(scenario.aliceDevice)),
-            ])
-        #expect(try await scenario.gatewayKeys().contains(try scenario.key(scenario.aliceDevice)), "the peer stays; only its class changed")
+                S.engineersSSH: S.listed(scenario.carolDevice),
+                S.financeERP: S.listed(scenario.bobDevice, scenario.aliceDevice),
+                S.everyoneDNS: S.listed(scenario.aliceDevice, scenario.bobDevice, scenario.carolDevice),
+            ], "alice stays in everyone-dns, which both groups get")
+        #expect(try await scenario.gatewayKeys().contains(try scenario.key(scenario.aliceDevice)), "the peer stays; only its rules changed")
         #expect(harness.firewall.loads == 1)
+        // The revocation first, then the addition: two element batches.
+        #expect(
+            harness.firewall.batches.suffix(2) == [
+                try S.changes(scenario.aliceDevice, S.engineersSSH, adding: false), try S.changes(scenario.aliceDevice, S.financeERP, adding: true),
+            ])
     }
 
-    @Test("a combination of rules no one had yet reloads the table with the new class")
-    func newCombinationReloads() async throws {
+    @Test("joining a second group adds the user's addresses to that rule's set too, without reloading the table")
+    func secondGroupIsElements() async throws {
         let scenario = try await Scenario.make()
         let harness = scenario.harness
         try await harness.temporary.setMembers(scenario.finance, "Finance", [scenario.bob, scenario.carol])
 
         let outcome = await scenario.reconciler.usersChanged([scenario.carol.id])
         #expect(outcome.applied)
-        #expect(harness.firewall.loads == 2)
+        #expect(outcome.revokedSources == 0)
+        #expect(outcome.added == 2)
+        #expect(harness.firewall.loads == 1, "every rule is already in the table: a group change is element changes only")
+        #expect(harness.firewall.batches.last == (try S.changes(scenario.carolDevice, S.financeERP, adding: true)))
         #expect(
             try await harness.liveSources() == [
-                S.engineeringClass: Harness.listed(scenario.aliceDevice),
-                S.financeClass: Harness.listed(scenario.bobDevice),
-                S.bothClass: Harness.listed(scenario.carolDevice),
+                S.engineersSSH: S.listed(scenario.aliceDevice, scenario.carolDevice),
+                S.financeERP: S.listed(scenario.bobDevice, scenario.carolDevice),
+                S.everyoneDNS: S.listed(scenario.aliceDevice, scenario.bobDevice, scenario.carolDevice),
             ])
         #expect(scenario.reconciler.isReady)
+    }
+
+    @Test("the first member of a rule no one was in is an element change: the rule's sets are already in the table")
+    func firstMemberIsElements() async throws {
+        let scenario = try await Scenario.make(policy: try compilePolicy(financeChangedPolicyText))
+        let harness = scenario.harness
+        let reports = Harness.ruleID("finance-reports")
+        #expect(try await harness.liveSources()[reports] == S.listed(scenario.bobDevice))
+        try await harness.temporary.setMembers(scenario.finance, "Finance", [])
+        #expect((await scenario.reconciler.usersChanged([scenario.bob.id])).applied)
+        #expect(try await harness.liveSources()[reports] == [], "the rule stays, empty")
+        #expect(try harness.ruleset().contains("    set \(reports)_src4 {\n        type ipv4_addr\n    }\n"))
+
+        try await harness.temporary.setMembers(scenario.finance, "Finance", [scenario.alice])
+        let outcome = await scenario.reconciler.usersChanged([scenario.alice.id])
+        #expect(outcome.applied)
+        #expect(outcome.added == 4)  // two addresses in finance-erp and finance-reports
+        #expect(try await harness.liveSources()[reports] == S.listed(scenario.aliceDevice))
+        #expect(harness.firewall.loads == 1)
+    }
+
+    @Test("a policy change reloads the table with the new rules; the group changes after it are elements again")
+    func policyChangeReloads() async throws {
+        let scenario = try await Scenario.make()
+        let harness = scenario.harness
+        harness.policies.set(try compilePolicy(changedPolicyText), notify: false)
+        try await scenario.reconciler.synchronize(readingGateway: false, reason: "policy change")
+        #expect(harness.firewall.loads == 2)
+        let database = Harness.ruleID("engineers-db")
+        let noBastions = Harness.ruleID("no-bastions", .drop)
+        var expected = scenario.initialSources
+        expected[database] = S.listed(scenario.aliceDevice, scenario.carolDevice)
+        expected[noBastions] = S.listed(scenario.aliceDevice, scenario.carolDevice)
+        #expect(try await harness.liveSources() == expected)
+        let chain = try Self.chain(try harness.ruleset())
+        #expect(chain.first == "ip saddr @\(noBastions)_src4 ip daddr . meta l4proto . th dport @\(noBastions)_ports4 drop")
+        #expect(chain.dropFirst().allSatisfy { !$0.hasSuffix(" drop") || $0 == "drop" }, "the deny comes before every accept")
+        #expect(chain.last == "drop")
+
+        // Alice moves to Finance: out of three Engineering rules, into finance-erp, all by elements.
+        try await harness.temporary.setMembers(scenario.engineering, "Engineering", [scenario.carol])
+        try await harness.temporary.setMembers(scenario.finance, "Finance", [scenario.bob, scenario.alice])
+        let outcome = await scenario.reconciler.usersChanged([scenario.alice.id])
+        #expect(outcome.applied)
+        #expect(outcome.revokedSources == 4, "out of engineers-ssh and engineers-db")
+        #expect(outcome.added == 4, "into finance-erp, and out of the deny")
+        #expect(harness.firewall.loads == 2)
+        expected[S.engineersSSH] = S.listed(scenario.carolDevice)
+        expected[database] = S.listed(scenario.carolDevice)
+        expected[noBastions] = S.listed(scenario.carolDevice)
+        expected[S.financeERP] = S.listed(scenario.aliceDevice, scenario.bobDevice)
+        #expect(try await harness.liveSources() == expected)
+    }
+
+    @Test("a policy change first seen by usersChanged reloads the table, but only for a user in a new or changed rule")
+    func policyChangeOnTheInstantPath() async throws {
+        let scenario = try await Scenario.make()
+        let harness = scenario.harness
+        harness.policies.set(try compilePolicy(financeChangedPolicyText), notify: false)
+        let reports = Harness.ruleID("finance-reports")
+
+        // Alice's rules did not change: nothing to do, no reload.
+        let alice = await scenario.reconciler.usersChanged([scenario.alice.id])
+        #expect(alice.applied)
+        #expect(alice.added == 0 && alice.revokedSources == 0)
+        #expect(harness.firewall.loads == 1)
+        #expect(try await harness.liveSources()[reports] == nil)
+
+        // Bob is in a rule the table lacks: the whole table is reloaded from the new policy.
+        let bob = await scenario.reconciler.usersChanged([scenario.bob.id])
+        #expect(bob.applied)
+        #expect(harness.firewall.loads == 2)
+        var expected = scenario.initialSources
+        expected[reports] = S.listed(scenario.bobDevice)
+        #expect(try await harness.liveSources() == expected)
+        #expect(scenario.reconciler.isReady)
+    }
+
+    @Test("run() reloads the table when the policy provider reports a change", .timeLimit(.minutes(1)))
+    func runFollowsPolicyChanges() async throws {
+        let scenario = try await Scenario.make(synchronize: false)
+        let harness = scenario.harness
+        let reconciler = scenario.reconciler
+        let runner = Task { try await reconciler.run() }
+        let started = try await eventually { reconciler.isReady && harness.firewall.loads == 1 && harness.policies.listenerCount > 0 }
+        #expect(started, "the start-up synchronisation did not happen")
+
+        harness.policies.set(try compilePolicy(changedPolicyText))
+        let database = Harness.ruleID("engineers-db")
+        let reloaded = try await eventually {
+            guard harness.firewall.loads == 2 else { return false }
+            return try await harness.liveSources()[database] == S.listed(scenario.aliceDevice, scenario.carolDevice)
+        }
+        runner.cancel()
+        _ = try? await runner.value
+        #expect(reloaded, "the policy change did not reload the table")
+        #expect(try await harness.liveSources()[Harness.ruleID("no-bastions", .drop)] == S.listed(scenario.aliceDevice, scenario.carolDevice))
+    }
+
+    @Test("a deny rule's set holds the addresses of the users it applies to; joining it is a revocation, without a reload")
+    func denyRule() async throws {
+        let scenario = try await Scenario.make(policy: try compilePolicy(bastionDeniesPolicyText))
+        let harness = scenario.harness
+        let contractors = Harness.ruleID("no-bastions-for-contractors", .drop)
+        let interns = Harness.ruleID("no-bastions-for-interns", .drop)
+        var expected = scenario.initialSources
+        expected[contractors] = []
+        expected[interns] = []
+        #expect(try await harness.liveSources() == expected, "deny rules no one is in are in the table")
+        let chain = try Self.chain(try harness.ruleset())
+        #expect(chain.prefix(2).allSatisfy { $0.hasSuffix(" drop") && $0.hasPrefix("ip saddr @d") })
+        #expect(chain.dropFirst(2).dropLast().allSatisfy { $0.hasSuffix(" accept") })
+
+        // Carol becomes a contractor: her addresses join the deny's set, counted as a revocation.
+        let group = try await harness.temporary.createGroup("Contractors", members: [scenario.carol])
+        let outcome = await scenario.reconciler.usersChanged([scenario.carol.id])
+        #expect(outcome.applied)
+        #expect(outcome.revokedSources == 2)
+        #expect(outcome.added == 0)
+        #expect(harness.firewall.loads == 1)
+        expected[contractors] = S.listed(scenario.carolDevice)
+        #expect(try await harness.liveSources() == expected)
+        #expect(harness.firewall.batches.last == (try S.changes(scenario.carolDevice, contractors, adding: true)))
+
+        // From Contractors to Interns: the new deny applies before the old one is lifted, so Carol
+        // never reaches the bastions in between.
+        try await harness.temporary.setMembers(group, "Contractors", [])
+        _ = try await harness.temporary.createGroup("Interns", members: [scenario.carol])
+        let moved = await scenario.reconciler.usersChanged([scenario.carol.id])
+        #expect(moved.applied)
+        #expect(moved.revokedSources == 2)
+        #expect(moved.added == 2)
+        #expect(
+            harness.firewall.batches.suffix(2) == [
+                try S.changes(scenario.carolDevice, interns, adding: true), try S.changes(scenario.carolDevice, contractors, adding: false),
+            ])
+        expected[contractors] = []
+        expected[interns] = S.listed(scenario.carolDevice)
+        #expect(try await harness.liveSources() == expected)
+        #expect(harness.firewall.loads == 1)
     }
 
     @Test("a new device and a deleted device reach the gateway through usersChanged")
@@ -172,15 +382,22 @@ struct ReconcilerTests {
         let harness = scenario.harness
         let phone = try await harness.store.addDevice(for: scenario.alice, name: "phone", pool: harness.pool)
         let added = await scenario.reconciler.usersChanged([scenario.alice.id])
-        #expect(added.added == 3)  // one peer, two addresses
+        #expect(added.added == 5)  // one peer, two addresses in two rules
         #expect(try await scenario.gatewayKeys().contains(try scenario.key(phone)))
-        #expect(try await harness.liveSources()[S.engineeringClass]?.isSuperset(of: Harness.listed(phone)) == true)
+        var expected = scenario.initialSources
+        expected[S.engineersSSH]?.formUnion(Harness.listed(phone))
+        expected[S.everyoneDNS]?.formUnion(Harness.listed(phone))
+        #expect(try await harness.liveSources() == expected)
 
         try await harness.store.deleteDevice(id: scenario.aliceDevice.id)
         let removed = await scenario.reconciler.usersChanged([scenario.alice.id])
         #expect(removed.revokedPeers == 1)
+        #expect(removed.revokedSources == 4)
         #expect(!(try await scenario.gatewayKeys().contains(try scenario.key(scenario.aliceDevice))))
-        #expect(try await harness.liveSources()[S.engineeringClass]?.isDisjoint(with: Harness.listed(scenario.aliceDevice)) == true)
+        expected[S.engineersSSH]?.subtract(Harness.listed(scenario.aliceDevice))
+        expected[S.everyoneDNS]?.subtract(Harness.listed(scenario.aliceDevice))
+        #expect(try await harness.liveSources() == expected)
+        #expect(harness.firewall.loads == 1)
     }
 
     @Test("when WireGuard fails, the revocation lands in the durable queue and readiness drops; a later synchronisation applies it")
@@ -204,7 +421,8 @@ struct ReconcilerTests {
         harness.wireGuard.failing = false
         try await scenario.reconciler.synchronize(readingGateway: true, reason: "test retry")
         #expect(!(try await scenario.gatewayKeys().contains(aliceKey)))
-        #expect(try await harness.liveSources()[S.engineeringClass] == Harness.listed(scenario.carolDevice))
+        #expect(try await harness.liveSources()[S.engineersSSH] == S.listed(scenario.carolDevice))
+        #expect(try await harness.liveSources()[S.everyoneDNS] == S.listed(scenario.bobDevice, scenario.carolDevice))
         // The queue is cleared as the retry loop clears it once the synchronisation succeeded.
         try await harness.store.clearRevocations(publicKeys: try await harness.store.pendingRevocations().map(\.publicKey))
         #expect(try await scenario.pendingKeys().isEmpty)
@@ -227,7 +445,12 @@ struct ReconcilerTests {
         harness.firewall.failing = false
         try await scenario.reconciler.synchronize(readingGateway: true, reason: "test retry")
         #expect(harness.firewall.loads == 2, "what the table holds is unknown after a failure: it is reloaded")
-        #expect(try await harness.liveSources()[S.engineeringClass] == Harness.listed(scenario.carolDevice))
+        #expect(
+            try await harness.liveSources() == [
+                S.engineersSSH: S.listed(scenario.carolDevice),
+                S.financeERP: S.listed(scenario.bobDevice),
+                S.everyoneDNS: S.listed(scenario.bobDevice, scenario.carolDevice),
+            ])
     }
 
     @Test("run() keeps queued revocations while the gateway is down, then applies them, clears the queue and is ready again", .timeLimit(.minutes(1)))
@@ -256,7 +479,8 @@ struct ReconcilerTests {
         #expect(recovered, "the retry loop did not apply the queued revocation")
         #expect(!(try await scenario.gatewayKeys().contains(aliceKey)))
         #expect(scenario.reconciler.metrics.pendingRevocations == 0)
-        #expect(try await harness.liveSources()[S.engineeringClass] == Harness.listed(scenario.carolDevice))
+        #expect(try await harness.liveSources()[S.engineersSSH] == S.listed(scenario.carolDevice))
+        #expect(try await harness.liveSources()[S.everyoneDNS] == S.listed(scenario.bobDevice, scenario.carolDevice))
     }
 
     @Test("usersChanged before any synchronisation synchronises everything")
@@ -266,6 +490,7 @@ struct ReconcilerTests {
         #expect(outcome.applied)
         #expect(try await scenario.gatewayKeys().count == 3)
         #expect(scenario.harness.firewall.loads == 1)
+        #expect(try await scenario.harness.liveSources() == scenario.initialSources)
         #expect(scenario.reconciler.isReady)
     }
 
@@ -278,16 +503,20 @@ struct ReconcilerTests {
         let strayAddress = try prefix("10.100.0.201/32")
         let desired = DesiredState.compute(
             entries: try await harness.store.directory(), devices: try await harness.store.devices(), policy: harness.policy, at: nowMilliseconds())
-        var tampered = FirewallState(interfaceName: harness.configuration.interfaceName, classes: Array(desired.classes.values))
-        tampered.classes[S.financeClass]?.sources.insert(strayAddress)
-        try await harness.firewall.inner.apply([.addSource(classID: S.financeClass, address: strayAddress)], resulting: tampered)
+        var tampered = FirewallState(interfaceName: harness.configuration.interfaceName, rules: Array(desired.rules.values))
+        tampered.rules[S.financeERP]?.sources.insert(strayAddress)
+        tampered.rules[S.everyoneDNS]?.sources.subtract(try scenario.carolDevice.prefixes())
+        try await harness.firewall.inner.apply(
+            [.addSource(ruleID: S.financeERP, address: strayAddress)] + (try S.changes(scenario.carolDevice, S.everyoneDNS, adding: false)),
+            resulting: tampered)
+        #expect(try await harness.liveSources() != scenario.initialSources)
 
         try await scenario.reconciler.synchronize(readingGateway: true, reason: "drift check")
         #expect(
             try await scenario.gatewayKeys() == [
                 try scenario.key(scenario.aliceDevice), try scenario.key(scenario.bobDevice), try scenario.key(scenario.carolDevice),
             ])
-        #expect(try await harness.liveSources()[S.financeClass] == Harness.listed(scenario.bobDevice))
+        #expect(try await harness.liveSources() == scenario.initialSources)
         #expect(harness.firewall.loads == 1)
         #expect(scenario.reconciler.metrics.driftRepairs == 1)
 
@@ -303,10 +532,18 @@ struct ReconcilerTests {
         let temporaryDevice = try await harness.store.addDevice(for: scenario.bob, name: "temporary", pool: harness.pool, expires: expires)
         await scenario.reconciler.usersChanged([scenario.bob.id])
         #expect(try await scenario.gatewayKeys().contains(try scenario.key(temporaryDevice)))
+        #expect(try await harness.liveSources()[S.financeERP] == S.listed(scenario.bobDevice, temporaryDevice))
         try await Task.sleep(for: .milliseconds(max(0, expires - nowMilliseconds()) + 100))
         try await scenario.reconciler.synchronize(readingGateway: false, reason: "expiry")
         #expect(!(try await scenario.gatewayKeys().contains(try scenario.key(temporaryDevice))))
-        #expect(try await harness.liveSources()[S.financeClass] == Harness.listed(scenario.bobDevice))
+        #expect(try await harness.liveSources() == scenario.initialSources)
+    }
+
+    /// The rules of chain `from_tunnel` in a ruleset, in order, without indentation.
+    static func chain(_ ruleset: String) throws -> [String] {
+        let lines = ruleset.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let start = try #require(lines.firstIndex(of: "    chain from_tunnel {"))
+        return lines[(start + 1)...].prefix { $0 != "    }" }.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 }
 

@@ -136,12 +136,33 @@ extension Device {
     }
 }
 
-/// A policy provider that never changes.
-struct FixedPolicy: PolicyProvider {
-    let compiledPolicy: CompiledPolicy?
+/// A policy provider whose policy a test replaces, telling every listener, as a reload does.
+final class SwitchablePolicy: PolicyProvider {
+    private let state: Mutex<(policy: CompiledPolicy?, listeners: [AsyncStream<Void>.Continuation])>
+
+    init(_ policy: CompiledPolicy?) {
+        state = Mutex((policy, []))
+    }
+
+    var compiledPolicy: CompiledPolicy? { state.withLock { $0.policy } }
+
+    /// Replaces the policy; with `notify`, tells the listeners (the reconciler's `run()`).
+    func set(_ policy: CompiledPolicy?, notify: Bool = true) {
+        let listeners = state.withLock { state in
+            state.policy = policy
+            return state.listeners
+        }
+        if notify {
+            for listener in listeners { listener.yield() }
+        }
+    }
+
+    var listenerCount: Int { state.withLock { $0.listeners.count } }
 
     func policyChanges() -> AsyncStream<Void> {
-        AsyncStream { _ in }
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+        state.withLock { $0.listeners.append(continuation) }
+        return stream
     }
 }
 
@@ -190,10 +211,11 @@ final class FlakyWireGuard: WireGuardControl {
     }
 }
 
-/// The dry-run firewall, with a switch that makes changes fail and counters of full loads.
+/// The dry-run firewall, with a switch that makes changes fail, counters of full loads, and the
+/// element batches applied, in order.
 final class FlakyFirewall: FirewallControl {
     let inner: DryRunFirewall
-    private let state = Mutex<(failing: Bool, loads: Int, applies: Int)>((false, 0, 0))
+    private let state = Mutex<(failing: Bool, loads: Int, applies: Int, batches: [[FirewallChange]])>((false, 0, 0, []))
 
     init(path: String) {
         inner = DryRunFirewall(path: path)
@@ -206,6 +228,8 @@ final class FlakyFirewall: FirewallControl {
 
     var loads: Int { state.withLock { $0.loads } }
     var applies: Int { state.withLock { $0.applies } }
+    /// Every successful `apply`, in order.
+    var batches: [[FirewallChange]] { state.withLock { $0.batches } }
 
     func load(_ firewallState: FirewallState) async throws {
         try check()
@@ -216,7 +240,10 @@ final class FlakyFirewall: FirewallControl {
     func apply(_ changes: [FirewallChange], resulting firewallState: FirewallState) async throws {
         try check()
         try await inner.apply(changes, resulting: firewallState)
-        state.withLock { $0.applies += 1 }
+        state.withLock { state in
+            state.applies += 1
+            state.batches.append(changes)
+        }
     }
 
     func liveSources() async throws -> [String: Set<String>]? {
@@ -238,40 +265,72 @@ final class FlakyFirewall: FirewallControl {
 final class Harness {
     let temporary: TemporaryStore
     let pool: AddressPool
-    let policy: CompiledPolicy?
+    let policies: SwitchablePolicy
     let wireGuard: FlakyWireGuard
     let firewall: FlakyFirewall
     let reconciler: Reconciler
     var configuration: GatewayConfiguration
 
     var store: Store { temporary.store }
+    /// The policy in force now.
+    var policy: CompiledPolicy? { policies.compiledPolicy }
 
     init(policy: CompiledPolicy?) throws {
         temporary = try TemporaryStore()
         pool = try testPool()
-        self.policy = policy
+        policies = SwitchablePolicy(policy)
         configuration = GatewayConfiguration(pool: pool)
         configuration.dryRun = true
         configuration.driftInterval = 3600
         wireGuard = FlakyWireGuard(path: temporary.directory + "/wg0.conf")
         firewall = FlakyFirewall(path: temporary.directory + "/nftables.conf")
         reconciler = Reconciler(
-            configuration: configuration, store: temporary.store, policies: FixedPolicy(compiledPolicy: policy), wireGuard: wireGuard,
+            configuration: configuration, store: temporary.store, policies: policies, wireGuard: wireGuard,
             firewall: firewall, logger: Logger(label: "portcullis.tests.reconciler", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
-    /// The source addresses of the live firewall, by class id.
+    /// The source addresses of the live firewall, by rule id.
     func liveSources() async throws -> [String: Set<String>] {
         try #require(try await firewall.inner.liveSources())
     }
 
-    /// The class id of these rules.
-    static func classID(_ rules: String...) -> String {
-        FirewallClass.id(forRules: rules)
+    /// The ruleset the (dry-run) firewall holds now.
+    func ruleset() throws -> String {
+        try String(contentsOfFile: temporary.directory + "/nftables.conf", encoding: .utf8)
+    }
+
+    /// The firewall rule id of a policy rule's allow (or deny) part.
+    static func ruleID(_ rule: String, _ verdict: FirewallRule.Verdict = .accept) -> String {
+        FirewallRule.id(forRule: rule, verdict: verdict)
     }
 
     /// A device's addresses as nftables lists them.
     static func listed(_ device: Device) -> Set<String> {
         Set([device.address4, device.address6].compactMap { $0 }.map { String($0.split(separator: "/")[0]) })
     }
+}
+
+/// What traffic from these tunnel addresses may reach under a firewall's rules, as nftables decides
+/// it: per address, what the accept rules whose source sets hold it allow in its family, minus what
+/// the drop rules whose source sets hold it deny (drop rules come first in the chain).
+func firewallAccess(of addresses: [IPPrefix], in rules: [String: FirewallRule]) -> AccessSet {
+    var result = AccessSet.empty
+    for address in addresses {
+        let holding = rules.values.filter { $0.sources.contains(address) }
+        func grants(_ verdict: FirewallRule.Verdict) -> [AccessGrant] {
+            holding.filter { $0.verdict == verdict }.flatMap(\.access.grants).filter { $0.prefix.family == address.family }
+        }
+        result = result.union(AccessSet(grants(.accept)).subtracting(AccessSet(grants(.drop))))
+    }
+    return result
+}
+
+/// Whether everything `access` lets through, `other` lets through too.
+func isSubset(_ access: AccessSet, of other: AccessSet) -> Bool {
+    access.subtracting(other).isEmpty
+}
+
+/// Whether two access sets let the same packets through.
+func sameAccess(_ one: AccessSet, _ other: AccessSet) -> Bool {
+    isSubset(one, of: other) && isSubset(other, of: one)
 }

@@ -13,16 +13,22 @@ public struct CompiledPolicy: Sendable {
         let users: Set<String>
         let attributes: [(name: String, values: Set<String>)]
 
-        func isActive(at now: Int64) -> Bool {
+        /// Whether the rule is in force at `now` (before its `until`).
+        public func isActive(at now: Int64) -> Bool {
             until.map { now < $0 } ?? true
         }
 
         func applies(to subject: PolicySubject) -> Bool {
-            if users.contains(subject.userName.lowercased()) { return true }
-            if subject.groups.contains(where: { groups.contains($0.lowercased()) }) { return true }
+            if users.contains(fold(subject.userName)) { return true }
+            if subject.groups.contains(where: { groups.contains(fold($0)) }) { return true }
+            return appliesByAttributes(subject.attributes.mapValues { $0.map(fold) })
+        }
+
+        /// Whether every `where` condition holds, given the subject's attribute values already folded.
+        func appliesByAttributes(_ folded: [String: [String]]) -> Bool {
             guard !attributes.isEmpty else { return false }
             return attributes.allSatisfy { condition in
-                (subject.attributes[condition.name] ?? []).contains { condition.values.contains($0.lowercased()) }
+                (folded[condition.name] ?? []).contains { condition.values.contains($0) }
             }
         }
     }
@@ -31,47 +37,65 @@ public struct CompiledPolicy: Sendable {
     public let rules: [CompiledRule]
     private let rulesByGroup: [String: [Int]]
     private let rulesByUser: [String: [Int]]
-    private let attributeRules: [Int]
+    /// Attribute rules by their first condition's attribute and each of its values ("name\0value").
+    private let rulesByAttribute: [String: [Int]]
 
     public init(_ policy: PolicySet) {
         self.policy = policy
         var rules: [CompiledRule] = []
         var rulesByGroup: [String: [Int]] = [:]
         var rulesByUser: [String: [Int]] = [:]
-        var attributeRules: [Int] = []
+        var rulesByAttribute: [String: [Int]] = [:]
         for (index, rule) in policy.rules.enumerated() {
-            let groups = Set(rule.selectors.groups.map { $0.lowercased() })
-            let users = Set(rule.selectors.users.map { $0.lowercased() })
+            let groups = Set(rule.selectors.groups.map(fold))
+            let users = Set(rule.selectors.users.map(fold))
             for group in groups { rulesByGroup[group, default: []].append(index) }
             for user in users { rulesByUser[user, default: []].append(index) }
-            if !rule.selectors.attributes.isEmpty { attributeRules.append(index) }
+            if let first = rule.selectors.attributes.first {
+                for value in Set(first.values.map(fold)) { rulesByAttribute[first.name + "\u{0}" + value, default: []].append(index) }
+            }
             rules.append(
                 CompiledRule(
                     name: rule.name, location: rule.location, until: rule.until,
                     allow: Self.accessSet(rule.allow, resources: policy.resources),
                     deny: Self.accessSet(rule.deny, resources: policy.resources),
                     groups: groups, users: users,
-                    attributes: rule.selectors.attributes.map { ($0.name, Set($0.values.map { $0.lowercased() })) }))
+                    attributes: rule.selectors.attributes.map { ($0.name, Set($0.values.map(fold))) }))
         }
         self.rules = rules
         self.rulesByGroup = rulesByGroup
         self.rulesByUser = rulesByUser
-        self.attributeRules = attributeRules
+        self.rulesByAttribute = rulesByAttribute
     }
 
     /// The rules that apply to `subject` and are in force at `now`, by index in policy order.
-    /// Inactive users match no rule: only active users get access.
+    /// Inactive users match no rule: only active users get access. Every selector is an index
+    /// lookup; an attribute rule's other conditions are checked only when its first one holds.
     public func matchingRules(for subject: PolicySubject, at now: Int64) -> [Int] {
         guard subject.active else { return [] }
-        var indices = Set<Int>()
-        if let byUser = rulesByUser[subject.userName.lowercased()] { indices.formUnion(byUser) }
+        var indices: [Int] = []
+        if let byUser = rulesByUser[fold(subject.userName)] { indices += byUser }
         for group in subject.groups {
-            if let byGroup = rulesByGroup[group.lowercased()] { indices.formUnion(byGroup) }
+            if let byGroup = rulesByGroup[fold(group)] { indices += byGroup }
         }
-        for index in attributeRules where !indices.contains(index) && rules[index].applies(to: subject) {
-            indices.insert(index)
+        if !rulesByAttribute.isEmpty, !subject.attributes.isEmpty {
+            let folded = subject.attributes.mapValues { $0.map(fold) }
+            for (name, values) in folded {
+                for value in values {
+                    for index in rulesByAttribute[name + "\u{0}" + value] ?? [] where rules[index].appliesByAttributes(folded) {
+                        indices.append(index)
+                    }
+                }
+            }
         }
-        return indices.filter { rules[$0].isActive(at: now) }.sorted()
+        guard !indices.isEmpty else { return [] }
+        indices.sort()
+        var unique: [Int] = []
+        unique.reserveCapacity(indices.count)
+        for index in indices where unique.last != index && rules[index].isActive(at: now) {
+            unique.append(index)
+        }
+        return unique
     }
 
     /// What a set of matching rules grants: the union of their allows minus the union of their denies.
@@ -134,4 +158,12 @@ public struct CompiledPolicy: Sendable {
         case .resource(let name): (resources[name]?.hosts ?? [], resources[name]?.defaultPorts ?? [])
         }
     }
+}
+
+/// Names and values compared ignoring case: lowercased, with a fast path for ASCII text.
+func fold(_ text: String) -> String {
+    let utf8 = text.utf8
+    guard utf8.allSatisfy({ $0 < 0x80 }) else { return text.lowercased() }
+    guard utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return text }
+    return String(decoding: utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
 }
