@@ -6,7 +6,7 @@ import Testing
 /// The discovery endpoints of RFC 7644 §4 with the documents of RFC 7643 §5–§7.
 @Suite("Discovery")
 struct DiscoveryTests {
-    @Test("/ServiceProviderConfig advertises patch, filter, sort and etag, and the limits the server enforces")
+    @Test("/ServiceProviderConfig advertises patch, bulk, filter, sort and etag, and the limits the server enforces")
     func serviceProviderConfig() async throws {
         try await TestServer.run { scim in
             let response = try await scim.get("/ServiceProviderConfig")
@@ -19,9 +19,9 @@ struct DiscoveryTests {
             #expect(config.field("sort")?.field("supported") == true)
             #expect(config.field("etag")?.field("supported") == true)
             #expect(config.field("changePassword")?.field("supported") == false)
-            #expect(config.field("bulk")?.field("supported") == false)
+            #expect(config.field("bulk")?.field("supported") == true)
             #expect(config.field("bulk")?.field("maxPayloadSize") == .integer(1_048_576))
-            #expect(config.field("bulk")?.field("maxOperations")?.intValue != nil)
+            #expect(config.field("bulk")?.field("maxOperations") == 1000)
             let schemes = config.field("authenticationSchemes")?.arrayValue ?? []
             #expect(schemes.contains { $0.field("type") == "oauthbearertoken" })
             #expect(config.field("meta")?.field("resourceType") == "ServiceProviderConfig")

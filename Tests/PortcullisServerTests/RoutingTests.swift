@@ -15,7 +15,7 @@ struct RoutingTests {
             (.get, "/"),
             (.post, ""),
             (.get, "/Users/some-id/extra"),
-            (.get, "/Bulk"),
+            (.get, "/Bulk/extra"),
             (.post, "/Devices"),
             (.put, "/Devices/1"),
             (.patch, "/Devices/1"),

@@ -50,7 +50,7 @@ extension Request {
         }
     }
 
-    private static func formDecode(_ text: Substring) -> String {
+    static func formDecode(_ text: Substring) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()

@@ -7,7 +7,10 @@ enum DiscoveryDocuments {
             "schemas": [.string(SCIMURN.serviceProviderConfig)],
             "documentationUri": "https://github.com/portcullis-vpn/portcullis#readme",
             "patch": ["supported": true],
-            "bulk": ["supported": false, "maxOperations": 0, "maxPayloadSize": .integer(SCIMService.maximumPayloadSize)],
+            "bulk": [
+                "supported": true, "maxOperations": .integer(BulkService.maximumOperations),
+                "maxPayloadSize": .integer(SCIMService.maximumPayloadSize),
+            ],
             "filter": ["supported": true, "maxResults": .integer(SCIMService.maximumPageSize)],
             "changePassword": ["supported": false],
             "sort": ["supported": true],

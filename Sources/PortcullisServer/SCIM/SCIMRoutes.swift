@@ -20,6 +20,11 @@ struct SCIMRoutes {
         group.post(".search") { request, context in
             try await search([.user, .group], request: request)
         }
+        let bulk = BulkService(service: service)
+        group.post("Bulk") { request, context in
+            try await bulk.handle(request, context: context)
+        }
+        registerMethodNotAllowed("Bulk", methods: [.get, .put, .patch, .delete], allowed: [.post], on: group)
         group.get("Me") { _, _ -> Response in
             throw SCIMError(status: 501, detail: "/Me is not supported: Portcullis tokens belong to identity providers, not to users")
         }

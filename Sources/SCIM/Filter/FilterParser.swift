@@ -212,6 +212,10 @@ public struct FilterParser {
             }
             if scalars[index] == "\"" {
                 index += 1
+                // Without escapes the text between the quotes is the value (the usual case).
+                if !scalars[(start + 1)..<(index - 1)].contains(where: { $0.value < 0x20 || $0 == "\\" }) {
+                    return String(String.UnicodeScalarView(scalars[(start + 1)..<(index - 1)]))
+                }
                 let literal = String(String.UnicodeScalarView(scalars[start..<index]))
                 do {
                     guard case .string(let value) = try JSONParser.parse(literal) else { break }

@@ -25,6 +25,12 @@ extension JSON {
         return nil
     }
 
+    /// The integer this value holds, or nil.
+    public var integerValue: Int? {
+        if case .integer(let value) = self { return value }
+        return nil
+    }
+
     /// The object this value holds, or nil.
     public var objectValue: JSONObject? {
         if case .object(let value) = self { return value }
