@@ -48,6 +48,21 @@ let package = Package(
             dependencies: ["CNFTables", "Policy"],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CQRencode",
+            pkgConfig: "libqrencode",
+            providers: [.apt(["libqrencode-dev"])]
+        ),
+        .target(
+            name: "Audit",
+            dependencies: ["Policy", "SCIM", "Store"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "QRCode",
+            dependencies: ["CQRencode"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WireGuard",
             dependencies: [
@@ -79,10 +94,13 @@ let package = Package(
         .target(
             name: "PortcullisServer",
             dependencies: [
+                "Audit",
                 "Policy",
+                "QRCode",
                 "Reconciler",
                 "SCIM",
                 "Store",
+                "WireGuard",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -94,11 +112,13 @@ let package = Package(
         .executableTarget(
             name: "portcullis",
             dependencies: [
+                "Audit",
                 "Firewall",
                 "Policy",
                 "Reconciler",
                 "WireGuard",
                 "PortcullisServer",
+                "QRCode",
                 "SCIM",
                 "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -108,6 +128,12 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "portcullis-bench",
+            dependencies: ["Policy", "Reconciler", "SCIM", "Store", "WireGuard"],
+            path: "Benchmarks/PortcullisBench",
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -123,6 +149,11 @@ let package = Package(
         .testTarget(
             name: "WireGuardTests",
             dependencies: ["WireGuard"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "QRCodeTests",
+            dependencies: ["QRCode"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -144,11 +175,16 @@ let package = Package(
         .testTarget(
             name: "PortcullisServerTests",
             dependencies: [
+                "Firewall",
                 "PortcullisServer",
+                "Reconciler",
                 "Store",
                 "SCIM",
+                "WireGuard",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -4,14 +4,16 @@
 #   usage: scripts/system-packages.sh run|test|bench
 set -euo pipefail
 
-# Building: SQLite and libnftables headers. Running the gateway: WireGuard (userspace wireguard-go
-# where the kernel has no module), nftables, iproute2.
-build=(libsqlite3-dev libnftables-dev pkg-config)
+# Building: SQLite, libnftables and libqrencode headers. Running the gateway: WireGuard (userspace
+# wireguard-go where the kernel has no module), nftables, iproute2.
+build=(libsqlite3-dev libnftables-dev libqrencode-dev pkg-config)
 gateway=(wireguard-tools wireguard-go nftables iproute2)
 case "${1:-run}" in
     run) packages=("${build[@]}" "${gateway[@]}") ;;
-    # The suites also use the sqlite3 CLI, git, ping, and Python for the third-party checks.
-    test) packages=("${build[@]}" "${gateway[@]}" sqlite3 git iputils-ping python3 python3-venv) ;;
+    # The suites also use the sqlite3 CLI, git, ping, Python for the third-party checks, and headless
+    # Chromium with zbarimg and rsvg-convert for the enrollment page (its QR code is decoded).
+    test) packages=("${build[@]}" "${gateway[@]}" sqlite3 git iputils-ping python3 python3-venv
+        chromium fonts-dejavu-core zbar-tools librsvg2-bin) ;;
     bench) packages=("${build[@]}" "${gateway[@]}" wrk python3 python3-venv) ;;
     *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac

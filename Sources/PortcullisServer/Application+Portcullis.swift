@@ -1,9 +1,10 @@
 public import Hummingbird
 public import Logging
+import Foundation
 import NIOCore
 public import Reconciler
 import SCIM
-public import ServiceLifecycle
+import ServiceLifecycle
 public import Store
 
 /// Builds the HTTP application: SCIM at `/scim/v2`, the admin API at `/api/v1`, health at `/healthz`
@@ -11,12 +12,19 @@ public import Store
 ///
 /// - Parameter onListening: called with the bound port once the server accepts connections.
 public func buildApplication(
-    configuration: ServerConfiguration, store: Store, policies: PolicyService, reconciler: Reconciler?, logger: Logger,
+    configuration: ServerConfiguration, store: Store, policies: PolicyService, reconciler: Reconciler?,
+    devices: DeviceService? = nil, enrollments: EnrollmentService? = nil, auditRetention: Int64? = nil, logger: Logger,
     onListening: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let router = buildRouter(store: store, policies: policies, reconciler: reconciler)
+    let router = buildRouter(store: store, policies: policies, reconciler: reconciler, devices: devices, enrollments: enrollments)
     var services: [any Service] = [policies]
     if let reconciler { services.append(reconciler) }
+    if let auditRetention {
+        services.append(AuditRetention(store: store, keep: auditRetention, logger: logger))
+    }
+    if let enrollments, let address = enrollments.settings.webhookURL, let url = URL(string: address) {
+        services.append(WebhookSender(store: store, url: url, secret: enrollments.settings.webhookSecret, logger: logger))
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "portcullis"),
@@ -29,7 +37,10 @@ public func buildApplication(
 }
 
 /// The router with every route and middleware; tests drive it directly with `app.test(.router)`.
-public func buildRouter(store: Store, policies: PolicyService? = nil, reconciler: Reconciler? = nil) -> Router<PortcullisRequestContext> {
+/// Without `devices` the device routes answer 503 and there is no enrollment page.
+public func buildRouter(
+    store: Store, policies: PolicyService? = nil, reconciler: Reconciler? = nil, devices: DeviceService? = nil, enrollments: EnrollmentService? = nil
+) -> Router<PortcullisRequestContext> {
     let router = Router(context: PortcullisRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.get("healthz") { _, _ in "ok\n" }
@@ -47,7 +58,10 @@ public func buildRouter(store: Store, policies: PolicyService? = nil, reconciler
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
-    SCIMRoutes(service: SCIMService(store: store, reconciler: reconciler)).register(on: router)
-    AdminRoutes(store: store, policies: policies).register(on: router)
+    SCIMRoutes(service: SCIMService(store: store, reconciler: reconciler, enrollments: enrollments)).register(on: router)
+    AdminRoutes(store: store, policies: policies, devices: devices, enrollments: enrollments).register(on: router)
+    if let devices {
+        EnrollmentPage(store: store, devices: devices).register(on: router)
+    }
     return router
 }

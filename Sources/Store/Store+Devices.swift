@@ -52,7 +52,8 @@ extension Store {
         _ new: NewDevice, firstIndex: Int, capacity: Int, quarantine: Int64,
         addresses: @escaping @Sendable (Int) -> (String, String?)
     ) async throws -> Device {
-        try await database.write { connection in
+        let actor = AuditContext.actor
+        return try await database.write { connection in
             guard try Self.exists("SELECT 1 FROM scim_users WHERE id = ?", new.userID, connection: connection) else {
                 throw DeviceError.unknownUser(new.userID)
             }
@@ -80,6 +81,7 @@ extension Store {
                 throw DeviceError.duplicate(name: new.name, publicKey: new.publicKey)
             }
             try connection.prepare("DELETE FROM address_quarantine WHERE address_index = ?").bind(.integer(index)).run()
+            try Self.auditDevice("device.issue", device, actor: actor, at: now, connection: connection)
             return device
         }
     }
@@ -119,11 +121,65 @@ extension Store {
     /// Deletes a device; its address goes into quarantine. Returns what was deleted.
     @discardableResult
     public func deleteDevice(id: String) async throws -> Device? {
-        try await database.write { connection in
+        let actor = AuditContext.actor
+        return try await database.write { connection in
             guard let device = try Self.queryDevices("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", id, connection: connection).first
             else { return nil }
             try connection.prepare("DELETE FROM devices WHERE id = ?").bind(.text(id)).run()
+            try Self.auditDevice("device.revoke", device, actor: actor, at: Self.now(), connection: connection)
             return device
+        }
+    }
+
+    /// Gives a device a new key (and preshared key); its address stays, and its key lifetime (in
+    /// milliseconds, if it has one) starts again now. Returns the device before and after, so the caller
+    /// can revoke the old key.
+    public func rotateDevice(id: String, publicKey: String, presharedKey: String?, lifetime: Int64?) async throws -> (old: Device, new: Device) {
+        let actor = AuditContext.actor
+        return try await database.write { connection in
+            guard let old = try Self.queryDevices("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", id, connection: connection).first else {
+                throw DeviceError.unknownDevice(id)
+            }
+            let now = Self.now()
+            do {
+                try connection.prepare("UPDATE devices SET public_key = ?, preshared_key = ?, expires = ?, created = ? WHERE id = ?")
+                    .bind(.text(publicKey), .optionalText(presharedKey), lifetime.map { .integer(Int(now + $0)) } ?? .null, .integer(Int(now)), .text(id))
+                    .run()
+            } catch let error as StoreError where error.isUniquenessViolation {
+                throw DeviceError.duplicate(name: old.name, publicKey: publicKey)
+            }
+            guard let new = try Self.queryDevices("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", id, connection: connection).first else {
+                throw DeviceError.unknownDevice(id)
+            }
+            try Self.auditDevice("device.rotate", new, previousKey: old.publicKey, actor: actor, at: new.created, connection: connection)
+            return (old, new)
+        }
+    }
+
+    /// The audit record of a device change: its key, addresses and expiry, never a preshared key.
+    private static func auditDevice(
+        _ action: String, _ device: Device, previousKey: String? = nil, actor: String, at: Int64, connection: SQLiteConnection
+    ) throws {
+        var details: JSONObject = [
+            "name": .string(device.name), "publicKey": .string(device.publicKey), "address4": .string(device.address4),
+            "presharedKey": .bool(device.presharedKey != nil),
+        ]
+        if let address6 = device.address6 { details["address6"] = .string(address6) }
+        if let expires = device.expires { details["expires"] = .integer(Int(expires)) }
+        if let previousKey { details["previousPublicKey"] = .string(previousKey) }
+        try appendAudit(
+            AuditEntry(action: action, target: "device/" + device.id, userID: device.userID, details: details), actor: actor, at: at,
+            connection: connection)
+    }
+
+    /// Users with a device whose key expired in `(after, upTo]`: their peers must go now.
+    public func usersWithDevicesExpiring(after: Int64, upTo: Int64) async throws -> Set<String> {
+        try await database.read { connection in
+            let statement = try connection.prepare("SELECT DISTINCT user_id FROM devices WHERE expires > ? AND expires <= ?")
+            try statement.bind(.integer(Int(after)), .integer(Int(upTo)))
+            var users = Set<String>()
+            while try statement.step() { users.insert(statement.text(0)) }
+            return users
         }
     }
 
@@ -210,12 +266,14 @@ extension Store {
 /// Why a device cannot be created.
 public enum DeviceError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownUser(String)
+    case unknownDevice(String)
     case poolExhausted
     case duplicate(name: String, publicKey: String)
 
     public var description: String {
         switch self {
         case .unknownUser(let id): "no user \(id)"
+        case .unknownDevice(let id): "no device \(id)"
         case .poolExhausted: "the tunnel address pool has no free address (freed ones rest in quarantine first)"
         case .duplicate(let name, _): "this user already has a device named '\(name)', or this public key is already registered"
         }

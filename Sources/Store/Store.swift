@@ -35,7 +35,7 @@ public final class Store: Sendable {
     public static var schemaVersion: Int { Migrations.latestVersion }
 
     static func now() -> Int64 {
-        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
 
     /// A random (version 4) UUID in lowercase, from the system's secure generator (`getrandom`),

@@ -46,9 +46,9 @@ struct GatewayOptions: ParsableArguments {
                 values[name] = sequence.compactMap { $0.scalar?.string }.joined(separator: ",")
             }
         }
-        let known: Set = [
-            "data", "policies", "listen", "interface", "pool", "endpoint", "wg-port", "dns", "dry-run", "allowed-ips", "log-level",
-        ]
+        let known = Set([
+            "data", "policies", "listen", "interface", "pool", "endpoint", "wg-port", "dns", "dry-run", "allowed-ips", "log-level", "audit-retention",
+        ]).union(EnrollmentOptions.settingNames)
         if let unknown = values.keys.first(where: { !known.contains($0) }) {
             throw ValidationError("unknown setting '\(unknown)' in \(config); known: \(known.sorted().joined(separator: ", "))")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Store
 
 /// The `portcullis` command: a SCIM-driven access controller for WireGuard gateways.
 struct Portcullis: AsyncParsableCommand {
@@ -10,7 +11,7 @@ struct Portcullis: AsyncParsableCommand {
             Identity providers (Okta, Microsoft Entra ID, ...) push users and groups to `portcullis serve` over SCIM; \
             policies in policies/*.yaml decide who may reach what.
             """,
-        subcommands: [Serve.self, Token.self, PolicyCommand.self, DeviceCommand.self, ReconcileCommand.self]
+        subcommands: [Serve.self, Token.self, PolicyCommand.self, DeviceCommand.self, EnrollCommand.self, ReconcileCommand.self, AuditCommand.self]
     )
 }
 
@@ -36,10 +37,15 @@ extension AsyncParsableCommand {
     static func runAsRoot() async {
         do {
             var command = try parseAsRoot()
-            if var asynchronous = command as? any AsyncParsableCommand {
-                try await runAsynchronously(&asynchronous)
-            } else {
-                try command.run()
+            // Changes a command makes are recorded in the audit log as the operator's; the server
+            // names each change's actor itself (the token, the reconciler, the policy loader).
+            let actor = command is Serve ? "system" : "cli:" + (ProcessInfo.processInfo.environment["SUDO_USER"] ?? NSUserName())
+            try await AuditContext.$actor.withValue(actor) {
+                if var asynchronous = command as? any AsyncParsableCommand {
+                    try await runAsynchronously(&asynchronous)
+                } else {
+                    try command.run()
+                }
             }
         } catch {
             exit(withError: error)

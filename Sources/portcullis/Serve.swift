@@ -35,7 +35,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String?
 
+    @Option(name: .customLong("audit-retention"), help: ArgumentHelp("Keep this much audit history, e.g. 400d (default: forever).", valueName: "duration"))
+    var auditRetention: String?
+
     @OptionGroup var gateway: GatewayOptions
+
+    @OptionGroup(title: "Enrollment") var enrollment: EnrollmentOptions
 
     func validate() throws {
         let file = try gateway.configFile()
@@ -47,6 +52,10 @@ struct Serve: AsyncParsableCommand {
         }
         _ = try gateway.gatewayConfiguration(file: file, dryRun: false)
         _ = try gateway.allowedIPsMode(file: file)
+        _ = try enrollment.settings(file: file)
+        if let text = auditRetention ?? file["audit-retention"], DurationText.milliseconds(text) == nil {
+            throw ValidationError("--audit-retention must be a duration such as 400d, not '\(text)'")
+        }
     }
 
     func run() async throws {
@@ -82,7 +91,7 @@ struct Serve: AsyncParsableCommand {
             logger.warning("policy folder not found; nobody gets network access until it has policies", metadata: ["policies": "\(policyDirectory)"])
         }
         let firstToken = try createFirstTokenIfNeeded(store)
-        let policyService = PolicyService(directory: policyDirectory, logger: logger)
+        let policyService = PolicyService(directory: policyDirectory, logger: logger, audit: store)
         let gatewayKey = try GatewayKeyFile.loadOrCreate(directory: dataDirectory)
 
         let (interface, reconciler) = try await startGateway(
@@ -90,8 +99,16 @@ struct Serve: AsyncParsableCommand {
         let hangup = reloadOnHangup(policyService)
         defer { hangup.cancel() }
 
+        var issuer = DeviceIssuer(store: store, configuration: gatewayConfiguration, gatewayPublicKey: gatewayKey.publicKey)
+        issuer.allowedIPsMode = try gateway.allowedIPsMode(file: file)
+        let devices = DeviceService(store: store, reconciler: reconciler, issuer: issuer) { policyService.current?.policy }
+        let enrollments = EnrollmentService(store: store, settings: try enrollment.settings(file: file), devices: devices)
+
         let configuration = ServerConfiguration(host: address.host, port: address.port, dataDirectory: dataDirectory, policiesDirectory: policyDirectory)
-        let app = buildApplication(configuration: configuration, store: store, policies: policyService, reconciler: reconciler, logger: logger) { port in
+        let app = buildApplication(
+            configuration: configuration, store: store, policies: policyService, reconciler: reconciler, devices: devices, enrollments: enrollments,
+            auditRetention: (auditRetention ?? file["audit-retention"]).flatMap(DurationText.milliseconds), logger: logger
+        ) { port in
             let base = "http://\(address.urlHost):\(port)"
             var banner = "portcullis listening on \(base) (SCIM at \(base)/scim/v2)"
             if isDryRun {

@@ -11,10 +11,13 @@ import Store
 struct SCIMService: Sendable {
     let store: Store
     let reconciler: Reconciler?
+    /// Announces enrollment links for new users (and route changes) when automatic enrollment is on.
+    let enrollments: EnrollmentService?
 
-    init(store: Store, reconciler: Reconciler? = nil) {
+    init(store: Store, reconciler: Reconciler? = nil, enrollments: EnrollmentService? = nil) {
         self.store = store
         self.reconciler = reconciler
+        self.enrollments = enrollments
     }
 
     /// Results per page when the client does not say.
@@ -26,8 +29,14 @@ struct SCIMService: Sendable {
 
     func create(_ kind: ResourceType.Kind, body: JSON) async throws -> Resource {
         let attributes = try ResourceNormalizer(.of(kind)).normalize(body)
+        // A new group's members may gain routes; a new user is announced as provisioned instead.
+        let routes = kind == .group ? await routesBefore(kind, id: nil, users: [], body: body) : [:]
         let resource = try await store.create(kind, attributes: attributes)
         await reconcile(kind, id: resource.id, before: [])
+        if kind == .user, let enrollments {
+            await enrollments.announce("user.provisioned", user: resource)
+        }
+        await enrollments?.announceRouteChanges(before: routes)
         return resource
     }
 
@@ -41,8 +50,10 @@ struct SCIMService: Sendable {
     func replace(_ kind: ResourceType.Kind, id: String, body: JSON, ifMatch: String?) async throws -> Resource {
         let attributes = try ResourceNormalizer(.of(kind)).normalize(body)
         let before = try await affectedUsers(kind, id: id)
+        let routes = await routesBefore(kind, id: id, users: before, body: body)
         let resource = try await store.replace(kind, id: id, attributes: attributes, ifMatch: ifMatch)
         await reconcile(kind, id: id, before: before)
+        await enrollments?.announceRouteChanges(before: routes)
         return resource
     }
 
@@ -50,17 +61,48 @@ struct SCIMService: Sendable {
         let operations = try PatchOperation.parseRequest(body)
         let engine = PatchEngine(.of(kind))
         let before = try await affectedUsers(kind, id: id)
+        let routes = await routesBefore(kind, id: id, users: before, body: body)
         let resource = try await store.modify(kind, id: id, ifMatch: ifMatch) { current in
             try engine.apply(operations, to: current.attributes)
         }
         await reconcile(kind, id: id, before: before)
+        await enrollments?.announceRouteChanges(before: routes)
         return resource
     }
 
     func delete(_ kind: ResourceType.Kind, id: String, ifMatch: String?) async throws {
         let before = try await affectedUsers(kind, id: id)
+        let routes = kind == .group ? await routesBefore(kind, id: id, users: before, body: nil) : [:]
         try await store.delete(kind, id: id, ifMatch: ifMatch)
         await reconcile(kind, id: id, before: before)
+        await enrollments?.announceRouteChanges(before: routes)
+    }
+
+    /// The routes of the users a write may affect, when route changes are announced: the user, or the
+    /// group's members now and every id the request names as a member value (users it adds).
+    private func routesBefore(_ kind: ResourceType.Kind, id: String?, users: Set<String>, body: JSON?) async -> [String: [String]] {
+        guard let enrollments, enrollments.watchesRoutes else { return [:] }
+        var candidates = users
+        if reconciler == nil, let id {
+            candidates = kind == .user ? [id] : (try? await store.usersUnder(group: id)) ?? []
+        }
+        if kind == .group, let body { Self.collectValues(body, into: &candidates) }
+        return await enrollments.routes(of: candidates)
+    }
+
+    /// Every string under a "value" key, at any depth (member ids in a group PUT or PATCH).
+    private static func collectValues(_ json: JSON, into values: inout Set<String>) {
+        switch json {
+        case .object(let object):
+            for member in object {
+                if member.key.lowercased() == "value", case .string(let text) = member.value { values.insert(text) }
+                collectValues(member.value, into: &values)
+            }
+        case .array(let items):
+            for item in items { collectValues(item, into: &values) }
+        default:
+            break
+        }
     }
 
     /// The users whose access a change to this resource can change: the user, or everyone in the

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import PortcullisServer
+import SCIM
+import Store
+
+/// `portcullis enroll`: one-time enrollment links.
+struct EnrollCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll",
+        abstract: "Make one-time enrollment links that let a user set up their own device.",
+        subcommands: [Create.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a link for a user and print its URL (shown only this once).",
+            discussion: """
+                The link opens the enrollment page of the running server: the user names the device and gets \
+                the config with a QR code, once. Only the link's hash is stored.
+                """
+        )
+
+        @OptionGroup var dataOptions: DataOptions
+
+        @Option(help: "The user's userName (or id).")
+        var user: String
+
+        @Option(help: ArgumentHelp("How long the link works (default 72h).", valueName: "duration"))
+        var ttl: String = "72h"
+
+        @Option(name: .customLong("public-url"), help: ArgumentHelp("Base URL users reach the server at (default http://127.0.0.1:8080).", valueName: "url"))
+        var publicURL: String = "http://127.0.0.1:8080"
+
+        @OptionGroup var output: ConfigOutput
+
+        func validate() throws {
+            guard DurationText.milliseconds(ttl) != nil else {
+                throw ValidationError("--ttl must be a duration such as 72h, 30m or 7d, not '\(ttl)'")
+            }
+        }
+
+        func run() async throws {
+            let store = try openStore(dataOptions)
+            let entry = try await requireUser(user, in: store, data: dataOptions.data)
+            let service = EnrollmentService(store: store, settings: EnrollmentSettings(publicURL: publicURL))
+            let link = try await service.createLink(userID: entry.user.id, lifetime: DurationText.milliseconds(ttl), baseURL: nil)
+            printError("link for \(entry.user.attributes["userName"]?.stringValue ?? user), works once, until \(SCIMDateTime.format(link.expires)):")
+            if output.qr {
+                try output.print(link.url)
+            } else {
+                print(link.url)
+            }
+        }
+    }
+}
