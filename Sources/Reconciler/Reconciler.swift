@@ -2,6 +2,7 @@ public import Firewall
 import Foundation
 public import Logging
 public import Policy
+import SCIM
 public import ServiceLifecycle
 public import Store
 import Synchronization
@@ -66,6 +67,8 @@ public final class Reconciler: Service, Sendable {
         var healthy = false
         var pending = 0
         var metrics = Metrics()
+        /// The access history's open memberships, by user; nil until read from the store.
+        var recordedAccess: [String: Set<AccessMembership>]?
     }
 
     public init(
@@ -131,10 +134,12 @@ public final class Reconciler: Service, Sendable {
             outcome.added = plan.peerUpserts.count + plan.sourceAdditions.count
             outcome.applied = await applyRevocations(plan, userIDs: userIDs)
             guard outcome.applied else { return outcome }
+            let revokedAt = Self.now()
             if plan.needsFirewallLoad {
-                try await synchronizeLocked(readingGateway: false, reason: "new access class")
+                try await synchronizeLocked(readingGateway: false, reason: "policy changed since the last load")
             } else {
                 try await applyAdditions(plan.peerUpserts, plan.sourceAdditions, desired: desired)
+                await recordAccess(desired, users: userIDs, plan: plan, closedAt: revokedAt, reason: "instant", drift: false)
             }
             markHealthy()
         } catch {
@@ -238,7 +243,7 @@ public final class Reconciler: Service, Sendable {
         if !plan.peerRemovals.isEmpty {
             try await wireGuard.apply(plan.peerRemovals.map { .remove($0) })
         }
-        let firewallState = FirewallState(interfaceName: configuration.interfaceName, classes: Array(desired.classes.values))
+        let firewallState = FirewallState(interfaceName: configuration.interfaceName, rules: Array(desired.rules.values))
         if plan.needsFirewallLoad {
             try await firewall.load(firewallState)
             let structure = try await firewall.liveStructure()
@@ -254,6 +259,8 @@ public final class Reconciler: Service, Sendable {
             for (key, peer) in desired.peers where !upserting.contains(key) { state.appliedPeers[key] = peer }
         }
         try await addInChunks(plan.peerUpserts, desired: desired, snapshotEpoch: snapshotEpoch)
+        let isDrift = readingGateway && !plan.isEmpty && state.withLock { $0.metrics.synchronizations > 0 }
+        await recordAccess(desired, users: nil, plan: plan, closedAt: Self.now(), reason: reason, drift: isDrift)
         let elapsed = Self.milliseconds(ContinuousClock.now - started)
         state.withLock { state in
             state.metrics.synchronizations += 1
@@ -268,11 +275,72 @@ public final class Reconciler: Service, Sendable {
         logger.info(
             "synchronized gateway",
             metadata: [
-                "reason": "\(reason)", "peers": "\(desired.peers.count)", "classes": "\(desired.classes.count)",
+                "reason": "\(reason)", "peers": "\(desired.peers.count)", "rules": "\(desired.rules.count)",
                 "removed": "\(plan.peerRemovals.count)", "added": "\(plan.peerUpserts.count)",
                 "firewall_reloaded": "\(plan.needsFirewallLoad)", "duration_ms": "\(elapsed)",
             ])
         markHealthy()
+    }
+
+    // MARK: Access history
+
+    /// Records in the access history which memberships the change ended and started (of `users`, or
+    /// of everyone), with an audit record of what was applied. A failure to record is logged and the
+    /// next change records the difference again: the gateway change itself stands.
+    private func recordAccess(
+        _ desired: DesiredState, users: Set<String>?, plan: ReconcilePlan, closedAt: Int64, reason: String, drift: Bool
+    ) async {
+        let versions = AccessLedger.ruleVersions(desired)
+        let current = AccessLedger.memberships(desired, versions: versions)
+        var recorded: [String: Set<AccessMembership>]
+        if let cached = state.withLock({ $0.recordedAccess }) {
+            recorded = cached
+        } else {
+            do {
+                recorded = Dictionary(grouping: try await store.openAccessMemberships(), by: \.userID).mapValues(Set.init)
+            } catch {
+                logger.error("cannot read the access history", metadata: ["error": "\(error)"])
+                return
+            }
+        }
+        var opened: [AccessMembership] = []
+        var closed: [AccessMembership] = []
+        let affected = users ?? Set(recorded.keys).union(current.keys)
+        for user in affected {
+            let now = current[user] ?? []
+            let before = recorded[user] ?? []
+            closed += before.subtracting(now)
+            opened += now.subtracting(before)
+        }
+        let audit = plan.isEmpty ? nil : Self.auditEntry(plan, reason: reason, drift: drift, interface: configuration.interfaceName)
+        guard !opened.isEmpty || !closed.isEmpty || audit != nil else { return }
+        do {
+            try await AuditContext.$actor.withValue("reconciler") {
+                try await store.recordGatewayChange(
+                    rules: Array(versions.values), opened: opened, closed: closed, closedAt: closedAt, openedAt: Self.now(), audit: audit)
+            }
+            for user in affected { recorded[user] = current[user] }
+            state.withLock { $0.recordedAccess = recorded }
+        } catch {
+            logger.error("cannot record the access history", metadata: ["error": "\(error)"])
+            state.withLock { $0.recordedAccess = nil }
+        }
+    }
+
+    /// The audit record of a gateway change: counts, and the keys when there are few.
+    static func auditEntry(_ plan: ReconcilePlan, reason: String, drift: Bool, interface: String) -> AuditEntry {
+        var details: JSONObject = [
+            "reason": .string(reason),
+            "drift": .bool(drift),
+            "peersAdded": .integer(plan.peerUpserts.count),
+            "peersRemoved": .integer(plan.peerRemovals.count),
+            "sourcesAdded": .integer(plan.sourceAdditions.count),
+            "sourcesRemoved": .integer(plan.sourceRemovals.count),
+            "firewallReloaded": .bool(plan.needsFirewallLoad),
+        ]
+        if plan.peerUpserts.count <= 50 { details["addedKeys"] = .array(plan.peerUpserts.map { .string($0.publicKey.base64) }) }
+        if plan.peerRemovals.count <= 50 { details["removedKeys"] = .array(plan.peerRemovals.map { .string($0.base64) }) }
+        return AuditEntry(action: "gateway.apply", target: "gateway/" + interface, details: details)
     }
 
     /// Adds peers a chunk at a time, skipping users the instant path changed since the plan was made.
@@ -302,7 +370,7 @@ public final class Reconciler: Service, Sendable {
         }
     }
 
-    /// The live firewall as a `FirewallState` of the applied classes with their live sources; nil if the
+    /// The live firewall as a `FirewallState` of the applied rules with their live sources; nil if the
     /// table is missing or its structure was changed behind Portcullis's back.
     private func liveFirewall() async throws -> FirewallState? {
         let (applied, loaded) = state.withLock { ($0.appliedFirewall, $0.loadedStructure) }
@@ -310,8 +378,8 @@ public final class Reconciler: Service, Sendable {
             return nil
         }
         var live = applied
-        for id in live.classes.keys {
-            live.classes[id]?.sources = Set((sources[id] ?? []).compactMap { try? IPPrefix.parse($0) })
+        for id in live.rules.keys {
+            live.rules[id]?.sources = Set((sources[id] ?? []).compactMap { try? IPPrefix.parse($0) })
         }
         return live
     }
@@ -353,6 +421,8 @@ public final class Reconciler: Service, Sendable {
             group.addTask { [self] in await watchDatabase() }
             group.addTask { [self] in await retryLoop() }
             group.addTask { [self] in await driftLoop() }
+            group.addTask { [self] in await firewallWatchdog() }
+            group.addTask { [self] in await revokeExpiredKeys() }
             try? await gracefulShutdown()
             group.cancelAll()
         }
@@ -396,6 +466,35 @@ public final class Reconciler: Service, Sendable {
         }
     }
 
+    /// Every second, revokes the devices whose key lifetime ended since the last check.
+    private func revokeExpiredKeys() async {
+        var lastCheck = Self.now()
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            let now = Self.now()
+            guard let users = try? await store.usersWithDevicesExpiring(after: lastCheck, upTo: now) else { continue }
+            lastCheck = now
+            if !users.isEmpty {
+                logger.info("device keys expired; revoking them", metadata: ["users": "\(users.count)"])
+                await usersChanged(users)
+            }
+        }
+    }
+
+    /// Every second, checks that the nftables table is as it was loaded (a flushed ruleset or a
+    /// firewall restart removes it, and tunnel traffic would go unfiltered); restores it at once.
+    private func firewallWatchdog() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            guard let loaded = state.withLock({ $0.loadedStructure }) else { continue }
+            guard let live = try? await firewall.liveStructure(), live == loaded else {
+                logger.warning("the nftables table was changed or removed; restoring it")
+                try? await synchronize(readingGateway: true, reason: "firewall table changed")
+                continue
+            }
+        }
+    }
+
     private func driftLoop() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(configuration.driftInterval))
@@ -431,14 +530,15 @@ public final class Reconciler: Service, Sendable {
         var result = firewall
         for change in changes {
             switch change {
-            case .addSource(let id, let address): result.classes[id]?.sources.insert(address)
-            case .removeSource(let id, let address): result.classes[id]?.sources.remove(address)
+            case .addSource(let id, let address): result.rules[id]?.sources.insert(address)
+            case .removeSource(let id, let address): result.rules[id]?.sources.remove(address)
             }
         }
         return result
     }
 
-    static func now() -> Int64 {
+    /// Milliseconds since 1970, rounded down (never early for an expiry).
+    public static func now() -> Int64 {
         Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
 

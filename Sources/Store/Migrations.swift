@@ -88,6 +88,88 @@ enum Migrations {
             created INTEGER NOT NULL
         );
         """,
+        // 3: one-time enrollment links, and the webhook deliveries still to make.
+        """
+        CREATE TABLE enrollments (
+            id TEXT PRIMARY KEY,
+            token_hash BLOB NOT NULL UNIQUE,
+            user_id TEXT NOT NULL REFERENCES scim_users (id) ON DELETE CASCADE,
+            created INTEGER NOT NULL,
+            expires INTEGER NOT NULL,
+            used INTEGER,
+            device_id TEXT
+        );
+        CREATE INDEX enrollments_user ON enrollments (user_id);
+
+        CREATE TABLE webhook_deliveries (
+            id TEXT PRIMARY KEY,
+            event TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt INTEGER NOT NULL,
+            last_error TEXT
+        );
+        CREATE INDEX webhook_deliveries_next ON webhook_deliveries (next_attempt);
+        """,
+        // 4: the audit log (append-only, hash-chained) and the access history.
+        """
+        CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            user_id TEXT,
+            details TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE INDEX audit_log_at ON audit_log (at);
+        CREATE INDEX audit_log_user ON audit_log (user_id, seq) WHERE user_id IS NOT NULL;
+        CREATE INDEX audit_log_action ON audit_log (action, seq);
+
+        -- Where the kept part of the chain starts once retention pruned older records, and the switch
+        -- that lets only pruning delete.
+        CREATE TABLE audit_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pruning INTEGER NOT NULL DEFAULT 0,
+            anchor_seq INTEGER,
+            anchor_hash TEXT,
+            pruned_at INTEGER
+        );
+        INSERT INTO audit_state (id) VALUES (1);
+
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log WHEN (SELECT pruning FROM audit_state) = 0
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only; records leave only by retention'); END;
+
+        -- Each version of a policy rule as the gateway enforced it: its grants as JSON.
+        CREATE TABLE access_rules (
+            version TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            grants TEXT NOT NULL,
+            first_applied INTEGER NOT NULL
+        );
+
+        -- A device's tunnel address in a rule's source set on the gateway, from when it was applied
+        -- until it was removed (NULL while it is there).
+        CREATE TABLE access_intervals (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            address TEXT NOT NULL,
+            rule_version TEXT NOT NULL REFERENCES access_rules (version),
+            since INTEGER NOT NULL,
+            until INTEGER
+        );
+        CREATE INDEX access_intervals_rule ON access_intervals (rule_version, since);
+        CREATE INDEX access_intervals_rule_until ON access_intervals (rule_version, until);
+        CREATE INDEX access_intervals_user ON access_intervals (user_id, since);
+        CREATE UNIQUE INDEX access_intervals_open ON access_intervals (device_id, address, rule_version) WHERE until IS NULL;
+        """,
     ]
 
     /// The schema version this build writes.

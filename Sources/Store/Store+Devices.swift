@@ -52,7 +52,7 @@ extension Store {
         _ new: NewDevice, firstIndex: Int, capacity: Int, quarantine: Int64,
         addresses: @escaping @Sendable (Int) -> (String, String?)
     ) async throws -> Device {
-        let actor = AuditContext.actor
+        let actor = AuditContext.current
         return try await database.write { connection in
             guard try Self.exists("SELECT 1 FROM scim_users WHERE id = ?", new.userID, connection: connection) else {
                 throw DeviceError.unknownUser(new.userID)
@@ -121,7 +121,7 @@ extension Store {
     /// Deletes a device; its address goes into quarantine. Returns what was deleted.
     @discardableResult
     public func deleteDevice(id: String) async throws -> Device? {
-        let actor = AuditContext.actor
+        let actor = AuditContext.current
         return try await database.write { connection in
             guard let device = try Self.queryDevices("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", id, connection: connection).first
             else { return nil }
@@ -135,7 +135,7 @@ extension Store {
     /// milliseconds, if it has one) starts again now. Returns the device before and after, so the caller
     /// can revoke the old key.
     public func rotateDevice(id: String, publicKey: String, presharedKey: String?, lifetime: Int64?) async throws -> (old: Device, new: Device) {
-        let actor = AuditContext.actor
+        let actor = AuditContext.current
         return try await database.write { connection in
             guard let old = try Self.queryDevices("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", id, connection: connection).first else {
                 throw DeviceError.unknownDevice(id)
@@ -158,7 +158,7 @@ extension Store {
 
     /// The audit record of a device change: its key, addresses and expiry, never a preshared key.
     private static func auditDevice(
-        _ action: String, _ device: Device, previousKey: String? = nil, actor: String, at: Int64, connection: SQLiteConnection
+        _ action: String, _ device: Device, previousKey: String? = nil, actor: AuditContext.Current, at: Int64, connection: SQLiteConnection
     ) throws {
         var details: JSONObject = [
             "name": .string(device.name), "publicKey": .string(device.publicKey), "address4": .string(device.address4),

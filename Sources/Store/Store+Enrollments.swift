@@ -39,7 +39,7 @@ extension Store {
     public func createEnrollment(userID: String, ttl: Int64) async throws -> (secret: String, enrollment: Enrollment) {
         let secret = Self.newTokenSecret().replacingOccurrences(of: "pcl_", with: "")
         let hash = Self.hash(secret)
-        let actor = AuditContext.actor
+        let actor = AuditContext.current
         let enrollment = try await database.write { connection in
             guard try Self.exists("SELECT 1 FROM scim_users WHERE id = ?", userID, connection: connection) else {
                 throw DeviceError.unknownUser(userID)
@@ -85,7 +85,7 @@ extension Store {
         }
         do {
             let device = try await createDevice(claimed)
-            let actor = AuditContext.actor
+            let actor = AuditContext.current
             try await database.write { connection in
                 try connection.prepare("UPDATE enrollments SET device_id = ? WHERE id = ?").bind(.text(device.id), .text(claimed.id)).run()
                 try Self.appendAudit(

@@ -5,12 +5,14 @@ public import SCIM
 extension Store {
     /// Creates a user or group from canonical attributes (see `ResourceNormalizer`).
     public func create(_ kind: ResourceType.Kind, attributes: JSONObject) async throws -> Resource {
-        try await database.write { connection in
+        let actor = AuditContext.current
+        return try await database.write { connection in
             let id = Self.newIdentifier()
             let now = Self.now()
             var resource = Resource(kind: kind, id: id, attributes: attributes, created: now, lastModified: now, version: 1)
             resource.attributes = try Self.checkedMembers(of: resource, connection: connection)
             try Self.insert(resource, connection: connection)
+            try Self.auditChange(kind, id: id, operation: "create", before: nil, after: resource.attributes, actor: actor, at: now, connection: connection)
             return try Self.load(kind, id: id, connection: connection) ?? resource
         }
     }
@@ -24,7 +26,7 @@ extension Store {
 
     /// Replaces every writable attribute (PUT). `ifMatch` is the client's If-Match header, if any.
     public func replace(_ kind: ResourceType.Kind, id: String, attributes: JSONObject, ifMatch: String? = nil) async throws -> Resource {
-        try await modify(kind, id: id, ifMatch: ifMatch) { _ in attributes }
+        try await modify(kind, id: id, ifMatch: ifMatch, operation: "replace") { _ in attributes }
     }
 
     /// Changes a resource in one transaction: `transform` gets the current resource and returns its new
@@ -32,7 +34,14 @@ extension Store {
     public func modify(
         _ kind: ResourceType.Kind, id: String, ifMatch: String? = nil, _ transform: @escaping @Sendable (Resource) throws -> JSONObject
     ) async throws -> Resource {
-        try await database.write { connection in
+        try await modify(kind, id: id, ifMatch: ifMatch, operation: "patch", transform)
+    }
+
+    private func modify(
+        _ kind: ResourceType.Kind, id: String, ifMatch: String?, operation: String, _ transform: @escaping @Sendable (Resource) throws -> JSONObject
+    ) async throws -> Resource {
+        let actor = AuditContext.current
+        return try await database.write { connection in
             guard let current = try Self.load(kind, id: id, connection: connection) else {
                 throw SCIMError.notFound("\(kind.rawValue) \(id) not found")
             }
@@ -44,6 +53,9 @@ extension Store {
             updated.version = current.version + 1
             updated.lastModified = max(Self.now(), current.lastModified + 1)
             try Self.update(updated, previous: current, connection: connection)
+            try Self.auditChange(
+                kind, id: id, operation: operation, before: current.attributes, after: updated.attributes, actor: actor, at: updated.lastModified,
+                connection: connection)
             return try Self.load(kind, id: id, connection: connection) ?? updated
         }
     }
@@ -51,6 +63,7 @@ extension Store {
     /// Deletes a resource; a user's or group's memberships go with it, and the groups it was a member
     /// of get a new version.
     public func delete(_ kind: ResourceType.Kind, id: String, ifMatch: String? = nil) async throws {
+        let actor = AuditContext.current
         try await database.write { connection in
             guard let current = try Self.load(kind, id: id, connection: connection) else {
                 throw SCIMError.notFound("\(kind.rawValue) \(id) not found")
@@ -63,7 +76,19 @@ extension Store {
             try connection.prepare(sql).bind(.text(id)).run()
             try Self.touchGroups(parents, connection: connection)
             try Self.touchUsers(affectedUsers, connection: connection)
+            try Self.auditChange(kind, id: id, operation: "delete", before: current.attributes, after: nil, actor: actor, at: Self.now(), connection: connection)
         }
+    }
+
+    /// The audit record of a SCIM write: `User.patch` and the like, with the attributes that changed.
+    private static func auditChange(
+        _ kind: ResourceType.Kind, id: String, operation: String, before: JSONObject?, after: JSONObject?, actor: AuditContext.Current, at: Int64,
+        connection: SQLiteConnection
+    ) throws {
+        let entry = AuditEntry(
+            action: kind.rawValue + "." + operation, target: kind.rawValue + "/" + id, userID: kind == .user ? id : nil,
+            details: ["changes": .object(AuditDiff.changes(before: before, after: after))])
+        try appendAudit(entry, actor: actor, at: at, connection: connection)
     }
 
     // MARK: Rows

@@ -27,10 +27,15 @@ extension Store {
             throw SCIMError.invalidValue("A token name must be 1 to 100 characters")
         }
         let secret = Self.newTokenSecret()
+        let actor = AuditContext.current
         do {
             try database.writeNow { connection in
+                let now = Self.now()
                 try connection.prepare("INSERT INTO tokens (name, scope, hash, created) VALUES (?, ?, ?, ?)")
-                    .bind(.text(trimmed), .text(scope.rawValue), .blob(Self.hash(secret)), .integer(Int(Self.now()))).run()
+                    .bind(.text(trimmed), .text(scope.rawValue), .blob(Self.hash(secret)), .integer(Int(now))).run()
+                try Self.appendAudit(
+                    AuditEntry(action: "token.create", target: "token/" + trimmed, details: ["scope": .string(scope.rawValue)]), actor: actor, at: now,
+                    connection: connection)
             }
         } catch let error as StoreError where error.isUniquenessViolation {
             throw SCIMError.uniqueness("A token named '\(trimmed)' already exists; revoke it first or choose another name")
@@ -53,9 +58,12 @@ extension Store {
 
     /// Deletes the token called `name`; false if there was none.
     public func revokeToken(name: String) throws -> Bool {
-        try database.writeNow { connection in
+        let actor = AuditContext.current
+        return try database.writeNow { connection in
             try connection.prepare("DELETE FROM tokens WHERE name = ?").bind(.text(name)).run()
-            return connection.changes > 0
+            guard connection.changes > 0 else { return false }
+            try Self.appendAudit(AuditEntry(action: "token.revoke", target: "token/" + name), actor: actor, at: Self.now(), connection: connection)
+            return true
         }
     }
 

@@ -33,3 +33,10 @@ final class TemporaryStore {
         return try await store.create(.group, attributes: ResourceNormalizer(.group).normalize(JSONParser.parse(json)))
     }
 }
+
+extension JSON {
+    /// The member `key` of an object, or nil.
+    func field(_ key: String) -> JSON? {
+        objectValue?[key]
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import SCIM
 import Store
@@ -23,7 +24,13 @@ struct BearerAuthMiddleware: RouterMiddleware {
         }
         var context = context
         context.token = token
-        return try await next(request, context)
+        // What this request changes is recorded in the audit log as done by this token.
+        let received = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        return try await AuditContext.$actor.withValue("token:" + token.name) {
+            try await AuditContext.$requestReceived.withValue(received) {
+                try await next(request, context)
+            }
+        }
     }
 
     /// The token in an `Authorization` header value; the scheme is case-insensitive (RFC 6750 §2.1).

@@ -3,6 +3,8 @@ import Foundation
 public import Logging
 public import Policy
 public import ServiceLifecycle
+import SCIM
+public import Store
 import Synchronization
 
 /// The policy in force on the running server.
@@ -40,6 +42,8 @@ public final class PolicyService: Service, Sendable {
 
     public let directory: String
     private let logger: Logger
+    /// Where each load attempt is recorded, if anywhere.
+    private let audit: Store?
     private let clock: @Sendable () -> Int64
     private let state = Mutex<State>(State())
     private let reloadRequests: AsyncStream<Void>.Continuation
@@ -52,10 +56,13 @@ public final class PolicyService: Service, Sendable {
         var listeners: [UUID: AsyncStream<Change>.Continuation] = [:]
     }
 
-    /// - Parameter clock: milliseconds since 1970; tests pass their own.
-    public init(directory: String, logger: Logger, clock: @escaping @Sendable () -> Int64 = PolicyService.systemClock) {
+    /// - Parameters:
+    ///   - audit: the store whose audit log records every load attempt (accepted or refused, and why).
+    ///   - clock: milliseconds since 1970; tests pass their own.
+    public init(directory: String, logger: Logger, audit: Store? = nil, clock: @escaping @Sendable () -> Int64 = PolicyService.systemClock) {
         self.directory = directory
         self.logger = logger
+        self.audit = audit
         self.clock = clock
         (reloadStream, reloadRequests) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         reloadNow()
@@ -116,6 +123,7 @@ public final class PolicyService: Service, Sendable {
             state.current = Version(number: number, hash: hash, loadedAt: now, policy: compiled)
             return (number, false)
         }
+        if !unchanged { record(attempt, version: version, rules: compiled?.rules.count ?? 0) }
         if let version {
             if !unchanged {
                 logger.info("policy loaded", metadata: ["version": "\(version)", "hash": "\(hash)", "rules": "\(compiled?.rules.count ?? 0)"])
@@ -131,6 +139,28 @@ public final class PolicyService: Service, Sendable {
             for reason in reasons { logger.error("policy problem", metadata: ["detail": "\(reason)"]) }
         }
         return attempt
+    }
+
+    /// The audit record of a load attempt.
+    private func record(_ attempt: Attempt, version: Int?, rules: Int) {
+        guard let audit else { return }
+        var details: JSONObject = ["hash": .string(attempt.hash), "accepted": .bool(attempt.accepted), "directory": .string(directory)]
+        if let version {
+            details["version"] = .integer(version)
+            details["rules"] = .integer(rules)
+        } else {
+            let reasons = attempt.errors.map(\.description) + attempt.testFailures.flatMap { outcome in
+                outcome.failures.map { "test '\(outcome.test.name)': \($0)" }
+            }
+            details["reasons"] = .array(reasons.prefix(50).map(JSON.string))
+        }
+        do {
+            try AuditContext.$actor.withValue("policy") {
+                try audit.recordAuditNow(AuditEntry(action: attempt.accepted ? "policy.reload" : "policy.refused", target: "policy", details: details))
+            }
+        } catch {
+            logger.error("cannot record the policy load in the audit log", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Watches the folder, serves reload requests, and announces expiries, until graceful shutdown

@@ -1,0 +1,286 @@
+import Foundation
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The audit log and access history, run as an auditor would: a scripted history through the real
+/// HTTP API of `portcullis serve --dry-run` (provisioning, group changes, a policy reload, a deny, a
+/// deactivation), then `portcullis audit access` asked at instants one second before and after each
+/// change, and `audit verify` after the database was edited behind the server's back.
+@Suite(.serialized)
+struct AuditEndToEndTests {
+    static let policy = """
+        resources:
+          git: { hosts: [10.20.1.10/32], ports: [tcp/22] }
+          prod-db: { hosts: [10.30.0.0/24], ports: [tcp/5432] }
+        rules:
+          - name: engineers-git
+            groups: [Engineering]
+            allow: [{ to: git }]
+          - name: sre-db
+            groups: [SRE]
+            allow: [{ to: prod-db }]
+          - name: no-contractors-on-prod
+            groups: [Contractors]
+            deny: [{ to: prod-db }]
+        """
+
+    static let reloadedPolicy = policy + """
+
+          - name: engineers-intranet
+            groups: [Engineering]
+            allow: [{ to: 10.40.0.0/16, ports: [tcp/443] }]
+        """
+
+    /// When a step of the script ran: just before its request, and once its effect was in force.
+    struct Step {
+        let before: Int64
+        let after: Int64
+    }
+
+    /// A scripted history: each step with its times, and the ids it made.
+    final class History {
+        let data = DataFolder()
+        let policies: PolicyEndToEndTests.Folder
+        let server: ServerProcess
+        let scimToken: String
+        let adminToken: String
+        var steps: [String: Step] = [:]
+        var ids: [String: String] = [:]
+
+        init() throws {
+            policies = try PolicyEndToEndTests.Folder(["access.yaml": AuditEndToEndTests.policy])
+            server = try ServerProcess(data: data.path, extraArguments: ["--policies", policies.path])
+            scimToken = try #require(server.printedToken)
+            let created = try PortcullisBinary.run(["token", "create", "--data", data.path, "--name", "auditor", "--scope", "admin"])
+            guard created.status == 0 else { throw ServerProcess.StartFailure(description: "token create: \(created.stderr)") }
+            adminToken = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        /// Runs one step, waits until its effect is in force, then lets more than a second pass so the
+        /// instants one second either side of it are unambiguous.
+        func step(_ name: String, _ body: () async throws -> Void) async throws {
+            let before = AuditEndToEndTests.now()
+            try await body()
+            steps[name] = Step(before: before, after: AuditEndToEndTests.now())
+            try await Task.sleep(for: .milliseconds(1300))
+        }
+
+        func scim(_ method: String, _ path: String, _ body: String) async throws -> [String: Any] {
+            let response = try await server.request(method, "/scim/v2" + path, token: scimToken, body: body)
+            #expect((200..<300).contains(response.status), "\(method) \(path): \(response.status) \(response.body)")
+            return response.body
+        }
+
+        func addDevice(user: String) async throws {
+            let response = try await server.request("POST", "/api/v1/users/\(user)/devices", token: adminToken, body: #"{"name": "laptop"}"#)
+            #expect(response.status == 201, "\(response.body)")
+        }
+
+        func group(_ name: String, members: [String]) -> String {
+            let list = members.map { #"{"value": "\#($0)"}"# }.joined(separator: ", ")
+            return #"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "\#(name)", "members": [\#(list)]}"#
+        }
+
+        func user(_ name: String) -> String {
+            #"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "\#(name)", "active": true}"#
+        }
+
+        /// `portcullis audit access --to TARGET --at T`: the userName and rule of every row.
+        func whoCouldReach(_ target: String, at: Int64) throws -> [String] {
+            try rows(["--to", target, "--at", AuditEndToEndTests.format(at)]).map { "\($0["userName"] ?? "") via \($0["rule"] ?? "")" }
+        }
+
+        func rows(_ arguments: [String]) throws -> [[String: Any]] {
+            let result = try PortcullisBinary.run(["audit", "access", "--data", data.path, "--format", "json"] + arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]], "\(result.stdout)")
+        }
+
+        /// How many rules the policy in force has, from the admin API.
+        func policyRules() async throws -> Int? {
+            let status = try await server.request("GET", "/api/v1/policy", token: adminToken)
+            return (status.body["inForce"] as? [String: Any])?["rules"] as? Int
+        }
+    }
+
+    @Test func accessAnswersAtEveryInstantOfAScriptedHistory() async throws {
+        let history = try History()
+        let start = Self.now()
+
+        try await history.step("provision") {
+            for name in ["ada", "bob"] {
+                let user = try await history.scim("POST", "/Users", history.user(name))
+                history.ids[name] = try #require(user["id"] as? String)
+                try await history.addDevice(user: history.ids[name]!)
+            }
+        }
+        let ada = try #require(history.ids["ada"])
+        let bob = try #require(history.ids["bob"])
+        try await history.step("engineering") {
+            _ = try await history.scim("POST", "/Groups", history.group("Engineering", members: [ada]))
+        }
+        try await history.step("sre") {
+            let group = try await history.scim("POST", "/Groups", history.group("SRE", members: [ada, bob]))
+            history.ids["SRE"] = try #require(group["id"] as? String)
+        }
+        try await history.step("reload") {
+            try history.policies.write("access.yaml", Self.reloadedPolicy)
+            kill(history.server.process.processIdentifier, SIGHUP)
+            let deadline = Date().addingTimeInterval(10)
+            while try await history.policyRules() != 4, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(try await history.policyRules() == 4, "the reloaded policy is in force")
+            // The reconciler applies new access within a second of the reload.
+            while try history.whoCouldReach("10.40.0.5:443/tcp", at: Self.now()).isEmpty, Date() < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        try await history.step("deny") {
+            _ = try await history.scim("POST", "/Groups", history.group("Contractors", members: [bob]))
+        }
+        try await history.step("deactivate") {
+            _ = try await history.scim(
+                "PATCH", "/Users/\(ada)",
+                #"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": false}}]}"#)
+        }
+        let steps = history.steps
+        func before(_ step: String) -> Int64 { steps[step]!.before - 1000 }
+        func after(_ step: String) -> Int64 { steps[step]!.after + 1000 }
+
+        // SSH to git: Engineering from its creation until ada's deactivation.
+        let git = "10.20.1.10:22/tcp"
+        #expect(try history.whoCouldReach(git, at: before("engineering")) == [])
+        #expect(try history.whoCouldReach(git, at: after("engineering")) == ["ada via engineers-git"])
+        #expect(try history.whoCouldReach(git, at: before("deactivate")) == ["ada via engineers-git"])
+        #expect(try history.whoCouldReach(git, at: after("deactivate")) == [])
+        #expect(try history.whoCouldReach("10.20.1.10:443/tcp", at: after("engineering")) == [], "only the ports the rule allows")
+
+        // The database: SRE, until the deny took bob out and the deactivation took ada.
+        let database = "10.30.0.7:5432/tcp"
+        #expect(try history.whoCouldReach(database, at: before("sre")) == [])
+        #expect(try history.whoCouldReach(database, at: after("sre")) == ["ada via sre-db", "bob via sre-db"])
+        #expect(try history.whoCouldReach(database, at: before("deny")) == ["ada via sre-db", "bob via sre-db"])
+        #expect(try history.whoCouldReach(database, at: after("deny")) == ["ada via sre-db"], "the deny beats bob's allow")
+        #expect(try history.whoCouldReach(database, at: before("deactivate")) == ["ada via sre-db"])
+        #expect(try history.whoCouldReach(database, at: after("deactivate")) == [])
+
+        // The intranet: only from the policy reload on.
+        let intranet = "10.40.0.5:443/tcp"
+        #expect(try history.whoCouldReach(intranet, at: before("reload")) == [])
+        #expect(try history.whoCouldReach(intranet, at: after("reload")) == ["ada via engineers-intranet"])
+        #expect(try history.whoCouldReach(intranet, at: after("deactivate")) == [])
+
+        // Ada's whole window, interval by interval, each opened and closed within its step.
+        let intervals = try history.rows(["--user", "ada", "--from", Self.format(start), "--until", Self.format(Self.now())])
+        #expect(intervals.compactMap { $0["rule"] as? String }.sorted() == ["engineers-git", "engineers-intranet", "sre-db"])
+        for interval in intervals {
+            let rule = interval["rule"] as? String ?? ""
+            let opened = try #require((interval["from"] as? String).flatMap(Self.parse), "\(interval)")
+            let closed = try #require((interval["until"] as? String).flatMap(Self.parse), "closed: \(interval)")
+            let openedBy = ["engineers-git": "engineering", "sre-db": "sre", "engineers-intranet": "reload"][rule] ?? ""
+            #expect((steps[openedBy]!.before...steps[openedBy]!.after).contains(opened), "\(rule) opened during \(openedBy)")
+            #expect((steps["deactivate"]!.before...steps["deactivate"]!.after).contains(closed), "\(rule) closed by the deactivation")
+        }
+        #expect(Set(intervals.compactMap { $0["address"] as? String }).count == 1, "ada's one device, by its tunnel address")
+
+        // The same answer from the admin API, in JSON and CSV.
+        let at = Self.format(after("sre"))
+        let api = try await history.server.request("GET", "/api/v1/audit/access?to=\(database)&at=\(at)", token: history.adminToken)
+        #expect(api.status == 200)
+        let apiRows = try #require(api.body["access"] as? [[String: Any]])
+        #expect(apiRows.map { "\($0["userName"] ?? "") via \($0["rule"] ?? "")" } == ["ada via sre-db", "bob via sre-db"])
+        let csv = try await Self.text(history.server.baseURL + "/api/v1/audit/access?to=\(database)&at=\(at)&format=csv", token: history.adminToken)
+        let lines = csv.split(whereSeparator: \.isNewline)
+        #expect(lines.first == "userName,userId,deviceId,address,rule,effect,destinations,from,until")
+        #expect(lines.dropFirst().map { String($0.prefix(while: { $0 != "," })) } == ["ada", "bob"])
+
+        // The report: ada left, and the gateway revoked her within milliseconds of the request.
+        let report = try PortcullisBinary.run(["audit", "report", "--data", history.data.path, "--from", Self.format(start), "--format", "json"])
+        #expect(report.status == 0, "\(report.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        let joiners = (document["joiners"] as? [[String: Any]] ?? []).compactMap { $0["userName"] as? String }
+        #expect(joiners.sorted() == ["ada", "bob"])
+        let leavers = document["leavers"] as? [[String: Any]] ?? []
+        let leaver = try #require(leavers.first { $0["userName"] as? String == "ada" }, "\(leavers)")
+        #expect(leaver["hadAccess"] as? Bool == true)
+        let delay = try #require(leaver["delayMilliseconds"] as? Int, "\(leaver)")
+        #expect((0..<1000).contains(delay), "revoked \(delay) ms after the request")
+        print("audit: ada's deactivation reached the gateway \(delay) ms after the request")
+        #expect(history.server.stop() == 0)
+    }
+
+    @Test func verifyNamesTheRecordEditedBehindTheServersBack() async throws {
+        let history = try History()
+        let user = try await history.scim("POST", "/Users", history.user("ada"))
+        let ada = try #require(user["id"] as? String)
+        _ = try await history.scim("POST", "/Groups", history.group("Engineering", members: [ada]))
+        _ = try await history.scim(
+            "PATCH", "/Users/\(ada)",
+            #"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "active", "value": false}]}"#)
+
+        let intact = try PortcullisBinary.run(["audit", "verify", "--data", history.data.path])
+        #expect(intact.status == 0, "\(intact.stdout)\(intact.stderr)")
+        #expect(intact.stdout.hasPrefix("audit log intact: "))
+
+        // The deactivation's record, as `audit log` lists it.
+        let log = try PortcullisBinary.run(["audit", "log", "--data", history.data.path, "--action", "User.patch", "--json"])
+        let firstLine = String(log.stdout.split(separator: "\n").first ?? "")
+        let record = try #require(try JSONSerialization.jsonObject(with: Data(firstLine.utf8)) as? [String: Any], "\(log.stdout)")
+        let seq = try #require(record["seq"] as? Int)
+
+        // A plain edit is refused by the store's trigger...
+        let database = history.data.path + "/portcullis.db"
+        let refused = try Self.sqlite(database, "UPDATE audit_log SET actor = 'token:nobody' WHERE seq = \(seq);")
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("append-only"), "\(refused.output)")
+        #expect(try PortcullisBinary.run(["audit", "verify", "--data", history.data.path]).status == 0)
+
+        // ...so someone with the file drops it, and makes the deactivation look like it never happened.
+        let edited = try Self.sqlite(
+            database, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET details = replace(details, 'false', 'true') WHERE seq = \(seq);")
+        #expect(edited.status == 0, "\(edited.output)")
+        let broken = try PortcullisBinary.run(["audit", "verify", "--data", history.data.path])
+        #expect(broken.status == 1)
+        #expect(broken.stdout.contains("BROKEN at record \(seq):"), "\(broken.stdout)")
+        #expect(broken.stdout.contains("\(seq - 1) records before it verified"), "\(broken.stdout)")
+        #expect(history.server.stop() == 0)
+    }
+
+    // MARK: Helpers
+
+    static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    static func format(_ milliseconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+
+    static func parse(_ text: String) -> Int64? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+    }
+
+    static func text(_ url: String, token: String) async throws -> String {
+        var request = URLRequest(url: try #require(URL(string: url)))
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let (data, _) = try await URLSession.shared.data(for: request)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The sqlite3 command-line shell on the database file, as someone with access to it would run it.
+    static func sqlite(_ database: String, _ sql: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sqlite3", "-cmd", ".timeout 5000", database, sql]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}
