@@ -44,6 +44,18 @@ public struct FirewallState: Sendable, Hashable {
         self.interfaceName = interfaceName
         self.rules = Dictionary(rules.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     }
+
+    /// This firewall after `changes` (changes to rules it does not have are ignored).
+    public func applying(_ changes: [FirewallChange]) -> FirewallState {
+        var result = self
+        for change in changes {
+            switch change {
+            case .addSource(let id, let address): result.rules[id]?.sources.insert(address)
+            case .removeSource(let id, let address): result.rules[id]?.sources.remove(address)
+            }
+        }
+        return result
+    }
 }
 
 /// One incremental change: a tunnel address joins or leaves a rule's source set.

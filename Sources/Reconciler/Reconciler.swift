@@ -163,7 +163,7 @@ public final class Reconciler: Service, Sendable {
             }
             if !plan.sourceRemovals.isEmpty {
                 let resulting = state.withLock { state -> FirewallState? in
-                    state.appliedFirewall = state.appliedFirewall.map { Self.applying(plan.sourceRemovals, to: $0) }
+                    state.appliedFirewall = state.appliedFirewall.map { $0.applying(plan.sourceRemovals) }
                     return state.appliedFirewall
                 }
                 if let resulting { try await firewall.apply(plan.sourceRemovals, resulting: resulting) }
@@ -205,7 +205,7 @@ public final class Reconciler: Service, Sendable {
         }
         if !additions.isEmpty {
             let resulting = state.withLock { state -> FirewallState? in
-                state.appliedFirewall = state.appliedFirewall.map { Self.applying(additions, to: $0) }
+                state.appliedFirewall = state.appliedFirewall.map { $0.applying(additions) }
                 return state.appliedFirewall
             }
             if let resulting { try await firewall.apply(additions, resulting: resulting) }
@@ -524,17 +524,6 @@ public final class Reconciler: Service, Sendable {
 
     private func markUnhealthy() {
         state.withLock { $0.healthy = false }
-    }
-
-    static func applying(_ changes: [FirewallChange], to firewall: FirewallState) -> FirewallState {
-        var result = firewall
-        for change in changes {
-            switch change {
-            case .addSource(let id, let address): result.rules[id]?.sources.insert(address)
-            case .removeSource(let id, let address): result.rules[id]?.sources.remove(address)
-            }
-        }
-        return result
     }
 
     /// Milliseconds since 1970, rounded down (never early for an expiry).

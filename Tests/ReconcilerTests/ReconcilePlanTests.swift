@@ -81,18 +81,6 @@ enum PlanFixtures {
     static func remove(_ id: String, _ index: Int) -> Set<FirewallChange> {
         Set(addresses(index).map { .removeSource(ruleID: id, address: $0) })
     }
-
-    /// The firewall after `changes`.
-    static func applying(_ changes: [FirewallChange], to firewall: FirewallState) -> FirewallState {
-        var result = firewall
-        for change in changes {
-            switch change {
-            case .addSource(let id, let address): result.rules[id]?.sources.insert(address)
-            case .removeSource(let id, let address): result.rules[id]?.sources.remove(address)
-            }
-        }
-        return result
-    }
 }
 
 @Suite("Reconcile plan: full")
@@ -218,7 +206,7 @@ struct FullPlanTests {
         #expect(plan.hasRevocations == (!testCase.removals.isEmpty || !testCase.sourceRemovals.isEmpty))
         // Element changes take the table to the desired sources.
         if let actual = testCase.actualFirewall, !plan.needsFirewallLoad {
-            let result = F.applying(plan.sourceRemovals + plan.sourceAdditions, to: actual)
+            let result = actual.applying(plan.sourceRemovals + plan.sourceAdditions)
             #expect(result.rules == testCase.desired.rules)
         }
     }
@@ -382,8 +370,8 @@ struct UsersPlanTests {
         let applied = Dictionary(testCase.appliedPeers.map { ($0.peer.publicKey, $0) }, uniquingKeysWith: { first, _ in first })
         let plan = ReconcilePlan.forUsers(testCase.users, desired: testCase.desired, appliedPeers: applied, appliedFirewall: testCase.appliedFirewall)
         let before = testCase.appliedFirewall
-        let revoked = F.applying(plan.sourceRemovals, to: before)
-        let after = F.applying(plan.sourceAdditions, to: revoked)
+        let revoked = before.applying(plan.sourceRemovals)
+        let after = revoked.applying(plan.sourceAdditions)
         let addresses = Set(testCase.appliedPeers.flatMap(\.addresses) + testCase.desired.peers.values.flatMap(\.addresses))
         for address in addresses {
             let midway = firewallAccess(of: [address], in: revoked.rules)
