@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Reads the wrk summaries that common.lua's done() writes, prints them, and writes docs/benchmarks.md.
+"""Reads the wrk summaries that common.lua's done() writes, and the Bulk case's bulk.json (bulk.py), prints
+them, and writes docs/benchmarks.md.
 
     report.py line RESULT.json              one scenario's figures on one line
-    report.py summary WORK_DIR [options]    the table, the targets, the machine; writes --docs
+    report.py summary WORK_DIR [options]    the tables, the targets, the machine; writes --docs
 
 The summary exits 1 when a server answered more than --max-errors of a scenario's requests with
 something else than a 2xx (or not at all): those figures measure errors, so docs/benchmarks.md is
@@ -111,6 +112,78 @@ def line(path):
     print(text, flush=True)
 
 
+def load_bulk(directory):
+    """The Bulk case of one server (bulk.json, with the server's CPU seconds and peak memory), or None if not run."""
+    try:
+        with open(os.path.join(directory, "bulk.json")) as f:
+            result = json.load(f)
+    except OSError:
+        return None
+    for key, name, scale in (("cpu_seconds", "bulk.cpu", 1), ("client_cpu_seconds", "bulk.client-cpu-seconds", 1),
+                             ("machine_cpu_seconds", "bulk.machine-cpu", 1), ("wall_seconds", "bulk.wall-seconds", 1),
+                             ("peak_rss_mib", "bulk-peak-rss-kb", 1024)):
+        try:
+            with open(os.path.join(directory, name)) as f:
+                result[key] = float(f.read().strip()) / scale
+        except (OSError, ValueError):
+            result[key] = None
+    if result.get("supported"):
+        result["operations"] = result["users"] + result["groups"]
+        result["requests"] = result["user_requests"] + result["group_requests"]
+        result["operations_per_second"] = result["operations"] / result["seconds"] if result["seconds"] else None
+        # Whatever else ran on the machine meanwhile, in cores, as for the wrk scenarios (over bulk.py's whole run,
+        # which also builds the data set and checks the counts).
+        cpu = [result.get(k) for k in ("machine_cpu_seconds", "cpu_seconds", "client_cpu_seconds", "wall_seconds")]
+        result["other_cores"] = (max(0.0, cpu[0] - cpu[1] - cpu[2]) / cpu[3] if None not in cpu and cpu[3] else None)
+    return result
+
+
+def fmt_seconds(value):
+    return f"{value:,.2f} s" if value < 100 else f"{value:,.0f} s"
+
+
+def bulk_rows(bulk, operations):
+    """The Bulk table: a row per figure, a column per server, and the ratio."""
+    p, r = bulk.get("portcullis"), bulk.get("reference")
+    both = bool(p and r and p.get("supported") and r.get("supported"))
+
+    def cells(figure, ratio=None, first=False):
+        """A server without Bulk says so in the first row, and n/a below it."""
+        row = []
+        for b in (p, r):
+            if b is None:
+                row.append("not run" if first else "n/a")
+            elif not b.get("supported"):
+                row.append("not supported" if first else "n/a")
+            else:
+                row.append(figure(b))
+        row.append((ratio() if both else "n/a") if ratio else "")
+        return row
+
+    def requests(b):
+        text = f"{b['requests']:,} ({b['user_requests']:,} users, {b['group_requests']:,} groups)"
+        return text if b["max_operations"] == operations else text + f", at most {b['max_operations']:,} operations each"
+
+    def optional(key, fmt):
+        return lambda b: fmt(b[key]) if b.get(key) is not None else "n/a"
+
+    return [
+        ["time to provision all of them"] + cells(lambda b: fmt_seconds(b["seconds"]),
+                                                  lambda: f"{r['seconds'] / p['seconds']:,.1f}x faster" if p["seconds"] else "n/a", first=True),
+        ["operations/s"] + cells(optional("operations_per_second", fmt_rps),
+                                 lambda: f"{p['operations_per_second'] / r['operations_per_second']:,.1f}x"
+                                 if p["operations_per_second"] and r["operations_per_second"] else "n/a"),
+        ["Bulk requests"] + cells(requests),
+        ["users"] + cells(lambda b: fmt_seconds(b["users_seconds"])),
+        ["groups with their members"] + cells(lambda b: fmt_seconds(b["groups_seconds"])),
+        ["largest request"] + cells(lambda b: f"{b['largest_request_bytes'] / 1024:,.0f} KiB"),
+        ["server CPU time"] + cells(optional("cpu_seconds", fmt_seconds)),
+        ["bulk.py CPU time"] + cells(optional("client_cpu_seconds", fmt_seconds)),
+        ["other work on the machine, cores"] + cells(optional("other_cores", lambda v: f"{v:.2f}")),
+        ["server peak resident memory"] + cells(optional("peak_rss_mib", lambda v: f"{v:,.0f} MiB")),
+    ]
+
+
 def command_output(args):
     try:
         return subprocess.run(args, capture_output=True, text=True, timeout=60).stdout.strip()
@@ -159,8 +232,13 @@ def machine():
 def summary(args):
     servers = args.servers.split(",")
     scenarios = [s for s in ORDER if s in args.scenarios.split(",")]
-    results, seeds, rss = {}, {}, {}
+    with_bulk = "bulk" in args.scenarios.split(",")
+    results, seeds, rss, bulk = {}, {}, {}, {}
     for server in servers:
+        if with_bulk:
+            bulk[server] = load_bulk(os.path.join(args.work, server))
+        if not scenarios:
+            continue
         with open(os.path.join(args.work, server, "seed.json")) as f:
             seeds[server] = json.load(f)
         try:
@@ -231,18 +309,32 @@ def summary(args):
     print(f"bench-scim, {now}: {args.users:,} users, {args.groups:,} groups; wrk {args.threads} threads, "
           f"{args.connections} connections, {args.duration} s per scenario")
     print(f"{info['cpu']}, {info['cores']} cores, {info['memory']}; {info['kernel']}; {info['swift']}")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    for row in rows:
-        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    if rows:
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        for row in rows:
+            print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
     for server in servers:
-        s = seeds[server]
-        print(f"seeding {SERVER_NAMES[server]}: {s['seconds']} s ({s['users_seconds']} s users, {s['groups_seconds']} s groups)")
+        if server in seeds:
+            s = seeds[server]
+            print(f"seeding {SERVER_NAMES[server]}: {s['seconds']} s ({s['users_seconds']} s users, {s['groups_seconds']} s groups)")
+    if with_bulk:
+        memberships = next((b["memberships"] for b in bulk.values() if b and b.get("supported")), None)
+        print(f"Bulk, on a fresh instance: {args.users:,} users, then {args.groups:,} groups"
+              + (f" with {memberships:,} memberships" if memberships is not None else "")
+              + f", {args.bulk_operations:,} operations a request")
+        bulk_header = ["Bulk", "Portcullis", "scim2-server", "Portcullis / scim2-server"]
+        table = bulk_rows(bulk, args.bulk_operations)
+        bulk_widths = [max(len(str(row[i])) for row in [bulk_header] + table) for i in range(len(bulk_header))]
+        print("  ".join(h.ljust(w) for h, w in zip(bulk_header, bulk_widths)))
+        for row in table:
+            print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, bulk_widths))))
     for name, verdict, detail in targets:
         print(f"target: {name}: {verdict} ({detail})")
     for server, scenario in silent:
         print(f"WARNING: {SERVER_NAMES[server]} answered no {scenario} request within the {args.duration} s scenario "
               "(no errors either: every answer took longer)", file=sys.stderr)
     busy = [(s, n, r["other_cores"]) for (s, n), r in sorted(results.items()) if (r["other_cores"] or 0) > OTHER_WORK_CORES]
+    busy += [(s, "bulk", b["other_cores"]) for s, b in sorted(bulk.items()) if b and (b.get("other_cores") or 0) > OTHER_WORK_CORES]
     for server, scenario, other in busy:
         print(f"WARNING: other work used {other:.2f} cores during {SERVER_NAMES[server]} / {scenario}: that row is skewed",
               file=sys.stderr)
@@ -258,7 +350,7 @@ def summary(args):
 
     if not args.docs:
         return 0
-    if not have_reference or scenarios != ORDER:
+    if not have_reference or scenarios != ORDER or not with_bulk:
         print(f"A partial run (servers {args.servers}, scenarios {args.scenarios}): {args.docs} not updated.")
         return 0
 
@@ -268,7 +360,8 @@ def summary(args):
         f"### {args.users:,} users, {args.groups:,} groups",
         "",
         f"Measured {now}, Portcullis at {build}, with wrk {args.threads} threads and "
-        f"{args.connections} connections for {args.duration} s per scenario, on:",
+        f"{args.connections} connections for {args.duration} s per scenario, and Bulk requests of "
+        f"{args.bulk_operations:,} operations, on:",
         "",
         f"- CPU: {info['cpu']}, {info['cores']} cores",
         f"- memory: {info['memory']}",
@@ -316,6 +409,22 @@ def summary(args):
         block.append(f"- {SERVER_NAMES[server]}: {s['seconds']} s ({s['users']:,} users in {s['users_seconds']} s, "
                      f"{s['groups']:,} groups with {s['memberships']:,} memberships in {s['groups_seconds']} s, "
                      f"{s['workers']} client threads){memory}")
+    memberships = next((b["memberships"] for b in bulk.values() if b and b.get("supported")), None)
+    block += ["", f"Bulk: the same {args.users:,} users, then the {args.groups:,} groups with their "
+              + (f"{memberships:,} memberships" if memberships is not None else "memberships")
+              + f" inline, through `POST /Bulk` ({args.bulk_operations:,} operations a request, one request at a time), "
+              "into a fresh, empty instance of each server (`bulk.py`); an operation is one POST:", "",
+              "| Bulk | Portcullis | scim2-server | Portcullis / scim2-server |",
+              "| --- | ---: | ---: | ---: |"]
+    block += ["| " + " | ".join(row) + " |" for row in bulk_rows(bulk, args.bulk_operations)]
+    bulk_skewed = [f"{SERVER_NAMES[s]} ({b['other_cores']:.2f} cores)" for s, b in sorted(bulk.items())
+                   if b and (b.get("other_cores") or 0) > OTHER_WORK_CORES]
+    if bulk_skewed:
+        block += ["", f"**Skewed:** other work on the machine took CPU during the Bulk load of {', '.join(bulk_skewed)}; "
+                      "that time overstates what the server needs. Rerun on a quiet machine."]
+    unsupported = [SERVER_NAMES[s] for s in servers if bulk.get(s) and not bulk[s].get("supported")]
+    if unsupported:
+        block += ["", f"{' and '.join(unsupported)} does not advertise Bulk in its `/ServiceProviderConfig`: not measured."]
     block += [f"<!-- END bench-scim users={args.users} -->", ""]
     write_docs(args.docs, "\n".join(block))
     print(f"Wrote {os.path.relpath(args.docs)}")
@@ -341,6 +450,15 @@ same Lua scripts, threads, connections and duration:
 - `POST /Users`: a new user with a unique userName each time (`create.lua`);
 - `PATCH /Groups/{id}`: adds a non-member to a group's `members`, alternating with a remove through
   `members[value eq "…"]` of one added earlier (`patch.lua`).
+
+Then the Bulk case, an identity provider's initial load: each server is started again, fresh, with empty
+storage, and `bulk.py` provisions the same data set through `POST /Bulk`, one request after the other over one
+connection: every user as a `POST /Users` operation, 1000 operations a request (`--bulk-operations`), then every
+group as a `POST /Groups` operation with its members inline, as many a request as fit the server's
+`maxOperations` and `maxPayloadSize`. Every operation must answer 201, and the counts are checked afterwards. The
+time is the whole load, from the first request to the last answer; operations/s counts the POSTs (users and
+groups; the memberships ride inside the groups). A server that does not advertise Bulk is reported as "not
+supported".
 
 req/s counts 2xx responses only; a run with more than a trivial share of other answers or socket errors is
 refused and not written here. Latencies are wrk's (closed loop: each connection waits for its answer), p50 and
@@ -386,6 +504,7 @@ def main():
     full.add_argument("work")
     for option in ("users", "groups", "duration", "threads", "connections"):
         full.add_argument(f"--{option}", type=int, required=True)
+    full.add_argument("--bulk-operations", type=int, default=1000)
     full.add_argument("--servers", required=True)
     full.add_argument("--scenarios", required=True)
     full.add_argument("--max-errors", type=float, required=True)

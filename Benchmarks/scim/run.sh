@@ -3,10 +3,13 @@
 # scim2-server (PyPI), on the same machine, with the same data set and the same request mix.
 #
 # For each server: start it on a free loopback port with empty storage, seed it (seed.py), then run
-# wrk once per scenario (filter.lua, list.lua, patch.lua, create.lua). Prints a table and writes it
-# into docs/benchmarks.md between the bench-scim markers. A benchmark, not a test: missing the
-# targets is reported, not failed; but a run whose responses were not 2xx is worthless, so it exits 1
-# and leaves docs/benchmarks.md alone.
+# wrk once per scenario (filter.lua, list.lua, patch.lua, create.lua). Then the Bulk case: start a
+# fresh instance of the server, again with empty storage, and provision the same users and their group
+# memberships through POST /Bulk, 1000 operations a request (bulk.py), timing the whole load; a server
+# that does not advertise Bulk in its /ServiceProviderConfig is reported as "not supported". Prints the
+# tables and writes them into docs/benchmarks.md between the bench-scim markers. A benchmark, not a
+# test: missing the targets is reported, not failed; but a run whose responses were not 2xx is
+# worthless, so it exits 1 and leaves docs/benchmarks.md alone.
 #
 #   usage: Benchmarks/scim/run.sh [options]      (options take --name=value or --name value)
 #     --users N             users to seed (default 10000; e.g. --users=100000)
@@ -23,7 +26,9 @@
 #     --build-label TEXT    what docs/benchmarks.md says was measured (default: this repository's commit, and
 #                           whether Sources/ has uncommitted changes); for a --binary built elsewhere
 #     --servers LIST        comma-separated: portcullis,reference (default both)
-#     --scenarios LIST      comma-separated: filter,list,patch,create (default all)
+#     --scenarios LIST      comma-separated: filter,list,patch,create,bulk (default all); bulk provisions --users
+#                           and --groups through /Bulk on a fresh, empty instance of each server
+#     --bulk-operations N   operations per Bulk request (default 1000; at most what the server advertises)
 #     --docs PATH           the file to write (default docs/benchmarks.md); --no-docs writes none
 #     --keep                keep the work folder (data, logs, wrk output) and print its path
 set -euo pipefail
@@ -44,7 +49,8 @@ max_errors=0.001
 binary="$root/.build/release/portcullis"
 build_label=""
 servers="portcullis,reference"
-scenarios="filter,list,patch,create"
+scenarios="filter,list,patch,create,bulk"
+bulk_operations=1000
 docs="$root/docs/benchmarks.md"
 keep=false
 
@@ -71,6 +77,7 @@ while [ $# -gt 0 ]; do
         --build-label) build_label=$value ;;
         --servers) servers=$value ;;
         --scenarios) scenarios=$value ;;
+        --bulk-operations) bulk_operations=$value ;;
         --docs) docs=$value ;;
         --no-docs) docs="" ;;
         --keep) keep=true ;;
@@ -78,24 +85,33 @@ while [ $# -gt 0 ]; do
         *) echo "unknown option: $name" >&2; usage ;;
     esac
 done
-for number in "$users" "$duration" "$warmup" "$threads" "$connections" "$timeout" "$seed_workers" "${groups:-1}"; do
+for number in "$users" "$duration" "$warmup" "$threads" "$connections" "$timeout" "$seed_workers" "$bulk_operations" \
+        "${groups:-1}"; do
     [[ "$number" =~ ^[0-9]+$ ]] || { echo "not a whole number: $number" >&2; usage; }
 done
 groups=${groups:-$(( users / 10 > 0 ? users / 10 : 1 ))}
 [ "$users" -ge 100 ] || { echo "--users must be at least 100 (a list page holds 100)" >&2; exit 2; }
 [ "$connections" -ge "$threads" ] || { echo "--connections must be at least --threads" >&2; exit 2; }
+[ "$bulk_operations" -ge 1 ] || { echo "--bulk-operations must be at least 1" >&2; exit 2; }
 IFS=, read -r -a server_list <<<"$servers"
 IFS=, read -r -a scenario_list <<<"$scenarios"
 for server in "${server_list[@]}"; do
     case "$server" in portcullis|reference) ;; *) echo "unknown server: $server" >&2; exit 2 ;; esac
 done
+# The wrk scenarios run on a seeded server; bulk on a fresh one of its own.
+wrk_scenarios=()
+bulk=false
 for scenario in "${scenario_list[@]}"; do
-    case "$scenario" in filter|list|patch|create) ;; *) echo "unknown scenario: $scenario" >&2; exit 2 ;; esac
+    case "$scenario" in
+        filter|list|patch|create) wrk_scenarios+=("$scenario") ;;
+        bulk) bulk=true ;;
+        *) echo "unknown scenario: $scenario" >&2; exit 2 ;;
+    esac
 done
 case "$binary" in /*) ;; *) binary="$PWD/$binary" ;; esac
 case "$docs" in ""|/*) ;; *) docs="$PWD/$docs" ;; esac
 
-command -v wrk >/dev/null || { echo "wrk is missing: run scripts/system-packages.sh bench (as root)" >&2; exit 1; }
+[ ${#wrk_scenarios[@]} -eq 0 ] || command -v wrk >/dev/null || { echo "wrk is missing: run scripts/system-packages.sh bench (as root)" >&2; exit 1; }
 [[ ",$servers," != *,portcullis,* ]] || [ -x "$binary" ] || {
     echo "no portcullis binary at $binary: run swift build -c release --product portcullis, or pass --binary" >&2; exit 1; }
 
@@ -135,9 +151,10 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Starts one server; sets server_pid, base (the SCIM base URL) and token.
-start_server() {
-    local name=$1 dir="$work/$1"
+# Starts one server, its files (and Portcullis's data) in DIR (default WORK/NAME); sets server_pid, base (the SCIM
+# base URL) and token.
+start_server() {  # start_server NAME [DIR]
+    local name=$1 dir=${2:-"$work/$1"}
     mkdir -p "$dir"
     case "$name" in
         portcullis)
@@ -239,36 +256,65 @@ echo "$load1" >"$work/loadavg"
 if awk -v load="$load1" 'BEGIN { exit !(load > 0.5) }'; then
     echo "WARNING: the load average is $load1 before the run started; other work on this machine will skew the figures" >&2
 fi
-echo "bench-scim: $users users, $groups groups; wrk ${threads} threads, ${connections} connections, ${duration} s per scenario"
+echo "bench-scim: $users users, $groups groups; wrk ${threads} threads, ${connections} connections, ${duration} s per scenario;" \
+    "Bulk: $bulk_operations operations a request"
 for server in "${server_list[@]}"; do
     echo
     echo "== $server"
-    start_server "$server"
-    echo "$base (pid $server_pid)"
-    python3 "$here/seed.py" "$base" "$token" "$work/$server" \
-        --users "$users" --groups "$groups" --workers "$seed_workers" 2>&1 || {
-        echo "seeding $server failed; the end of its log:" >&2
-        tail -n 20 "$work/$server/server.log" >&2
-        exit 1
-    }
-    if [ "$warmup" -gt 0 ]; then
-        for scenario in filter list; do
-            run_wrk "$server" "$scenario" "$warmup" "$work/$server/warmup-$scenario.json"
+    if [ ${#wrk_scenarios[@]} -gt 0 ]; then
+        start_server "$server"
+        echo "$base (pid $server_pid)"
+        python3 "$here/seed.py" "$base" "$token" "$work/$server" \
+            --users "$users" --groups "$groups" --workers "$seed_workers" 2>&1 || {
+            echo "seeding $server failed; the end of its log:" >&2
+            tail -n 20 "$work/$server/server.log" >&2
+            exit 1
+        }
+        if [ "$warmup" -gt 0 ]; then
+            for scenario in filter list; do
+                run_wrk "$server" "$scenario" "$warmup" "$work/$server/warmup-$scenario.json"
+            done
+        fi
+        for scenario in "${wrk_scenarios[@]}"; do
+            printf '%-8s ' "$scenario"
+            run_wrk "$server" "$scenario" "$duration" "$work/$server/$scenario.json"
+            python3 "$here/report.py" line "$work/$server/$scenario.json"
         done
+        # The server's resident memory after the run, for the record.
+        awk '/VmHWM/ {print $2}' "/proc/$server_pid/status" > "$work/$server/peak-rss-kb" 2>/dev/null || true
+        stop_server
     fi
-    for scenario in "${scenario_list[@]}"; do
-        printf '%-8s ' "$scenario"
-        run_wrk "$server" "$scenario" "$duration" "$work/$server/$scenario.json"
-        python3 "$here/report.py" line "$work/$server/$scenario.json"
-    done
-    # The server's resident memory after the run, for the record.
-    awk '/VmHWM/ {print $2}' "/proc/$server_pid/status" > "$work/$server/peak-rss-kb" 2>/dev/null || true
-    stop_server
+    if $bulk; then
+        # Bulk: the same data set into a fresh, empty instance, through /Bulk (bulk.py writes bulk.json, or
+        # {"supported": false} for a server that does not advertise Bulk).
+        mkdir -p "$work/$server"
+        start_server "$server" "$work/$server/bulk-server"
+        echo "bulk: a fresh instance at $base (pid $server_pid)"
+        before=$(cpu_ticks "$server_pid")
+        machine_before=$(busy_ticks)
+        TIMEFORMAT='%3R %3U %3S'
+        # `time` records bulk.py's wall time and its own CPU use, as for wrk: the client shares the machine.
+        { time python3 -B "$here/bulk.py" "$base" "$token" "$work/$server" \
+            --users "$users" --groups "$groups" --operations "$bulk_operations" 2>&1; } 2>"$work/$server/bulk.client-cpu" || {
+            echo "the Bulk case failed on $server; the end of its log:" >&2
+            cat "$work/$server/bulk.client-cpu" >&2
+            tail -n 20 "$work/$server/bulk-server/server.log" >&2
+            exit 1
+        }
+        unset TIMEFORMAT
+        # CPU seconds over the whole Bulk load (and the checks after it): the server's, bulk.py's, the machine's.
+        echo "$(( $(cpu_ticks "$server_pid") - before )) $(getconf CLK_TCK)" | awk '{ print $1 / $2 }' >"$work/$server/bulk.cpu"
+        echo "$(( $(busy_ticks) - machine_before )) $(getconf CLK_TCK)" | awk '{ print $1 / $2 }' >"$work/$server/bulk.machine-cpu"
+        awk 'END { print $1 }' "$work/$server/bulk.client-cpu" >"$work/$server/bulk.wall-seconds"
+        awk 'END { print $2 + $3 }' "$work/$server/bulk.client-cpu" >"$work/$server/bulk.client-cpu-seconds"
+        awk '/VmHWM/ {print $2}' "/proc/$server_pid/status" > "$work/$server/bulk-peak-rss-kb" 2>/dev/null || true
+        stop_server
+    fi
 done
 
 echo
 python3 "$here/report.py" summary "$work" \
     --users "$users" --groups "$groups" --duration "$duration" --threads "$threads" --connections "$connections" \
-    --servers "$servers" --scenarios "$scenarios" --max-errors "$max_errors" \
+    --servers "$servers" --scenarios "$scenarios" --max-errors "$max_errors" --bulk-operations "$bulk_operations" \
     --reference-version "$reference_version" --binary "$binary" --loadavg "$load1" \
     ${build_label:+--build-label "$build_label"} ${docs:+--docs "$docs"}
