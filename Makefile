@@ -5,7 +5,7 @@ POLICIES ?= ./policies
 LISTEN ?= 127.0.0.1:8080
 VENV := .build/check-venv
 
-.PHONY: run build test swift-tests policy-checks conformance bench-scim clean
+.PHONY: run build test swift-tests policy-checks conformance bench-scim bench-policy bench-revocation bench-audit clean
 
 # As root, Portcullis manages the gateway interface (wg0) and nftables; otherwise it runs with
 # --dry-run and writes what it would apply under $(DATA)/dry-run.
@@ -48,6 +48,22 @@ bench-scim:
 	@scripts/system-packages.sh bench
 	$(SWIFT) build -c release --product portcullis
 	Benchmarks/scim/run.sh $(BENCH_ARGS)
+
+# Compiling 100k users x 1k groups x 500 rules, and one user's recomputation, against a naive evaluator.
+bench-policy:
+	$(SWIFT) build -c release --product portcullis-bench
+	.build/release/portcullis-bench policy --docs $(BENCH_ARGS)
+
+# Revocation with 10k peers on a wireguard-go interface (root; in a network namespace), against wg syncconf.
+bench-revocation:
+	@scripts/system-packages.sh bench
+	$(SWIFT) build -c release --product portcullis --product portcullis-bench
+	.build/release/portcullis-bench revocation --docs --binary .build/release/portcullis $(BENCH_ARGS)
+
+# "Who could reach X at T" at 100k users and 1M access intervals against a full scan, and the audit record's cost per SCIM write.
+bench-audit:
+	$(SWIFT) build -c release --product portcullis-bench
+	.build/release/portcullis-bench audit --docs $(BENCH_ARGS)
 
 clean:
 	rm -rf .build

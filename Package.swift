@@ -132,7 +132,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "portcullis-bench",
-            dependencies: ["Policy", "Reconciler", "SCIM", "Store", "WireGuard"],
+            dependencies: ["Audit", "Policy", "Reconciler", "SCIM", "Store", "WireGuard"],
             path: "Benchmarks/PortcullisBench",
             swiftSettings: swiftSettings
         ),

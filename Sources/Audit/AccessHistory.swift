@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 public import Policy
 public import SCIM
 public import Store
@@ -94,17 +97,84 @@ public struct AccessHistory: Sendable {
             denyOfSource[interval.membership.address, default: []] += rules[interval.membership.ruleVersion]?.grants ?? []
         }
         var rows: [AccessRow] = []
+        rows.reserveCapacity(allowed.count)
         let names = try await userNames(Set(allowed.map(\.membership.userID)))
+        // Per rule version rather than per row: whether it lets the target through from a source
+        // that no deny rule holds, and its destinations.
+        var ofVersion: [String: (reachesWithoutDeny: Bool, destinations: [String])] = [:]
         // A device's tunnel address of the other family cannot reach the target: one row per device.
         let targetIsV6 = target.address.family == .v6
-        for interval in allowed where interval.membership.address.contains(":") == targetIsV6 {
+        for interval in allowed where interval.membership.address.utf8.contains(UInt8(ascii: ":")) == targetIsV6 {
             guard let rule = rules[interval.membership.ruleVersion] else { continue }
-            let reaching = AccessSet(rule.grants.filter(target.isReached))
-            let effective = reaching.subtracting(AccessSet(denyOfSource[interval.membership.address] ?? []))
-            guard effective.grants.contains(where: target.isReached) else { continue }
-            rows.append(row(interval, rule: rule, names: names))
+            let version: (reachesWithoutDeny: Bool, destinations: [String])
+            if let known = ofVersion[rule.version] {
+                version = known
+            } else {
+                version = (
+                    AccessSet(rule.grants.filter(target.isReached)).subtracting(AccessSet([])).grants.contains(where: target.isReached),
+                    rule.grants.map(\.description)
+                )
+                ofVersion[rule.version] = version
+            }
+            if let denies = denyOfSource[interval.membership.address] {
+                let reaching = AccessSet(rule.grants.filter(target.isReached))
+                let effective = reaching.subtracting(AccessSet(denies))
+                guard effective.grants.contains(where: target.isReached) else { continue }
+            } else {
+                guard version.reachesWithoutDeny else { continue }
+            }
+            rows.append(row(interval, rule: rule, names: names, destinations: version.destinations))
         }
-        return rows.sorted { ($0.userName, $0.deviceID, $0.rule) < ($1.userName, $1.deviceID, $1.rule) }
+        return Self.sorted(rows)
+    }
+
+    /// By userName, then device, then rule; rows that tie keep their order. When every text is
+    /// ASCII without NUL (as userNames, device ids and rule names nearly always are), each row's
+    /// three texts become one byte string, NUL-separated, whose byte order is `String`'s order of
+    /// the triple, and positions are sorted by those: comparing the rows' Strings pairwise was most
+    /// of the time of an answer of 10,000s of rows.
+    static func sorted(_ rows: [AccessRow]) -> [AccessRow] {
+        var bytes: [UInt8] = []
+        var bounds: [Range<Int>] = []
+        bounds.reserveCapacity(rows.count)
+        var plain = true
+        for row in rows where plain {
+            let start = bytes.count
+            bytes.append(contentsOf: row.userName.utf8)
+            bytes.append(0)
+            bytes.append(contentsOf: row.deviceID.utf8)
+            bytes.append(0)
+            bytes.append(contentsOf: row.rule.utf8)
+            var separators = 0
+            for byte in bytes[start...] {
+                if byte >= 0x80 { plain = false }
+                if byte == 0 { separators += 1 }
+            }
+            plain = plain && separators == 2
+            bounds.append(start..<bytes.count)
+        }
+        let order: [Int]
+        if plain {
+            order = bytes.withUnsafeBufferPointer { buffer in
+                rows.indices.sorted { a, b in
+                    let (x, y) = (bounds[a], bounds[b])
+                    let common = min(x.count, y.count)
+                    let result = common == 0 ? 0 : memcmp(buffer.baseAddress! + x.lowerBound, buffer.baseAddress! + y.lowerBound, common)
+                    if result != 0 { return result < 0 }
+                    if x.count != y.count { return x.count < y.count }
+                    return a < b
+                }
+            }
+        } else {
+            order = rows.indices.sorted { a, b in
+                let (x, y) = (rows[a], rows[b])
+                if (x.userName, x.deviceID, x.rule) != (y.userName, y.deviceID, y.rule) {
+                    return (x.userName, x.deviceID, x.rule) < (y.userName, y.deviceID, y.rule)
+                }
+                return a < b
+            }
+        }
+        return order.map { rows[$0] }
     }
 
     /// Everything a user could reach between `from` and `until`, interval by interval (deny rules
@@ -127,19 +197,15 @@ public struct AccessHistory: Sendable {
 
     /// The userName of each user: current, or for deleted users the last one the audit log recorded.
     public func userNames(_ ids: Set<String>) async throws -> [String: String] {
-        var names: [String: String] = [:]
-        for id in ids {
-            if let user = try await store.resource(.user, id: id), let name = user.attributes["userName"]?.stringValue {
-                names[id] = name
-                continue
-            }
-            let records = try await store.auditRecords(AuditQuery(userID: id, action: "User.", limit: 1000))
-            for record in records {
-                guard let details = try? JSONParser.parse(record.details),
-                    let name = details.objectValue?["changes"]?.objectValue?["userName"]?.objectValue?["after"]?.stringValue
-                else { continue }
-                names[id] = name
-            }
+        // Two reads for all of them, not one or two per user: the directory, then the audit records
+        // of those no longer in it.
+        var names = try await store.userNames(ids: ids)
+        let deleted = ids.filter { names[$0] == nil }
+        for record in try await store.auditRecords(userIDs: deleted, actionPrefix: "User.", limitPerUser: 1000) {
+            guard let id = record.userID, let details = try? JSONParser.parse(record.details),
+                let name = details.objectValue?["changes"]?.objectValue?["userName"]?.objectValue?["after"]?.stringValue
+            else { continue }
+            names[id] = name
         }
         return names
     }
@@ -173,10 +239,10 @@ public struct AccessHistory: Sendable {
         return AccessGrant(prefix: prefix, networkProtocol: proto, ports: ports)
     }
 
-    private func row(_ interval: AccessInterval, rule: Rule, names: [String: String]) -> AccessRow {
+    private func row(_ interval: AccessInterval, rule: Rule, names: [String: String], destinations: [String]? = nil) -> AccessRow {
         AccessRow(
             userID: interval.membership.userID, userName: names[interval.membership.userID] ?? interval.membership.userID,
             deviceID: interval.membership.deviceID, address: interval.membership.address, rule: rule.name, effect: rule.effect,
-            destinations: rule.grants.map(\.description), since: interval.since, until: interval.until)
+            destinations: destinations ?? rule.grants.map(\.description), since: interval.since, until: interval.until)
     }
 }

@@ -138,6 +138,54 @@ extension Store {
         }
     }
 
+    /// The userName of each of these users that is in the directory: what its attributes hold, as
+    /// `resource(.user, id:)` would give it, for many users in one read.
+    public func userNames(ids: Set<String>) async throws -> [String: String] {
+        guard !ids.isEmpty else { return [:] }
+        // The user_name column holds the attributes' userName whenever that is a non-empty string;
+        // only an empty column needs the attributes read.
+        let name = "CASE WHEN user_name <> '' THEN user_name WHEN json_type(attributes, '$.userName') = 'text' THEN json_extract(attributes, '$.userName') END"
+        return try await database.read { connection in
+            // Ids of a good share of the users: one pass over the table costs less than a lookup each.
+            let rowids = try connection.prepare("SELECT max(rowid) FROM scim_users")
+            let users = try rowids.step() ? rowids.int(0) : 0
+            let scan = ids.count * 6 > users
+            let list = scan ? "" : JSON.array(ids.map(JSON.string)).jsonText
+            let statement = try connection.prepare(
+                scan ? "SELECT id, \(name) FROM scim_users" : "SELECT id, \(name) FROM scim_users WHERE id IN (SELECT value FROM json_each(?))")
+            if !scan { try statement.bind(.text(list)) }
+            var names: [String: String] = [:]
+            names.reserveCapacity(ids.count)
+            while try statement.step() {
+                guard let userName = statement.optionalText(1) else { continue }
+                let id = statement.text(0)
+                if !scan || ids.contains(id) { names[id] = userName }
+            }
+            return names
+        }
+    }
+
+    /// The first `limit` records of each of these users whose action starts with `actionPrefix`
+    /// (what `auditRecords(AuditQuery(userID:action:limit:))` lists for a `User.` prefix, for many
+    /// users in one read), oldest first.
+    public func auditRecords(userIDs: Set<String>, actionPrefix: String, limitPerUser limit: Int) async throws -> [AuditRecord] {
+        guard !userIDs.isEmpty else { return [] }
+        let list = JSON.array(userIDs.map(JSON.string)).jsonText
+        return try await database.read { connection in
+            let statement = try connection.prepare(
+                """
+                SELECT \(Self.auditColumns) FROM (
+                    SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY seq) AS n FROM audit_log
+                    WHERE user_id IN (SELECT value FROM json_each(?)) AND substr(action, 1, ?) = ?
+                ) WHERE n <= ? ORDER BY seq
+                """)
+            try statement.bind(.text(list), .integer(actionPrefix.utf8.count), .text(actionPrefix), .integer(max(1, min(limit, 10_000))))
+            var records: [AuditRecord] = []
+            while try statement.step() { records.append(Self.auditRecord(row: statement)) }
+            return records
+        }
+    }
+
     static let intervalColumns = "user_id, device_id, address, rule_version, since, until"
 
     static func queryIntervals(_ sql: String, _ parameters: [SQLiteValue], connection: SQLiteConnection) throws -> [AccessInterval] {
