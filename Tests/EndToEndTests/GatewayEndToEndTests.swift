@@ -164,6 +164,11 @@ final class GatewayLab {
             kill(process.processIdentifier, SIGKILL)
         }
         _ = try? run(Self.scriptFolder.appendingPathComponent("topology.sh").path, ["down", prefix])
+        // The sockets of this lab's wireguard-go processes, if one was killed before it could remove its own.
+        let sockets = "/var/run/wireguard"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: sockets)) ?? [] where name.hasPrefix(prefix) && name.hasSuffix(".sock") {
+            try? FileManager.default.removeItem(atPath: sockets + "/" + name)
+        }
         try? FileManager.default.removeItem(at: folder)
     }
 

@@ -73,6 +73,8 @@ public final class GatewayInterface: Sendable {
         guard let task = supervisor.withLock({ $0 }) else { return }
         task.cancel()
         await task.value
+        // wireguard-go removes its socket when it exits cleanly; one that was killed leaves it behind.
+        try? FileManager.default.removeItem(atPath: settings.socketDirectory + "/" + settings.name + ".sock")
     }
 
     /// Sets key, port and addresses, and brings the link up.
