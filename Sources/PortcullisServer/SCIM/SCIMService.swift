@@ -32,7 +32,10 @@ struct SCIMService: Sendable {
         // A new group's members may gain routes; a new user is announced as provisioned instead.
         let routes = kind == .group ? await routesBefore(kind, id: nil, users: [], body: body) : [:]
         let resource = try await store.create(kind, attributes: attributes)
-        await reconcile(kind, id: resource.id, before: [])
+        // A new user has no devices yet, so nothing on the gateway to change: only a new group (whose
+        // members may gain access) goes to the reconciler, and a user's create does not wait behind
+        // a synchronisation that holds it.
+        if kind == .group { await reconcile(kind, id: resource.id, before: []) }
         if kind == .user, let enrollments {
             await enrollments.announce("user.provisioned", user: resource)
         }
