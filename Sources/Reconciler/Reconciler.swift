@@ -403,8 +403,15 @@ public final class Reconciler: Service, Sendable {
     // MARK: Service
 
     /// Start-up synchronisation, then: policy changes, database changes by other processes, the
-    /// retry of queued revocations, and periodic drift repair, until shutdown.
+    /// retry of queued revocations, and periodic drift repair, until shutdown. All of it off the
+    /// HTTP server's event loops (``BackgroundExecutor``).
     public func run() async throws {
+        await withTaskExecutorPreference(BackgroundExecutor.shared) {
+            await runLoops()
+        }
+    }
+
+    private func runLoops() async {
         do {
             try await synchronize(readingGateway: true, reason: "start-up")
         } catch {

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 public import Logging
 public import Policy
+import Reconciler
 public import ServiceLifecycle
 import SCIM
 public import Store
@@ -166,6 +167,11 @@ public final class PolicyService: Service, Sendable {
     /// Watches the folder, serves reload requests, and announces expiries, until graceful shutdown
     /// (or cancellation).
     public func run() async throws {
+        // Compiling a large policy takes a while: off the HTTP server's event loops.
+        await withTaskExecutorPreference(BackgroundExecutor.shared) { await runLoops() }
+    }
+
+    private func runLoops() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 for await _ in reloadStream { reloadNow() }
