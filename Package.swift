@@ -146,9 +146,15 @@ let package = Package(
             dependencies: ["Policy"],
             swiftSettings: swiftSettings
         ),
+        // What the suites that run system tools in network namespaces share.
+        .target(
+            name: "SystemTestSupport",
+            path: "Tests/SystemTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "WireGuardTests",
-            dependencies: ["WireGuard"],
+            dependencies: ["WireGuard", "SystemTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -158,13 +164,13 @@ let package = Package(
         ),
         .testTarget(
             name: "FirewallTests",
-            dependencies: ["Firewall", "Policy"],
+            dependencies: ["Firewall", "Policy", "SystemTestSupport"],
             resources: [.copy("Golden")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ReconcilerTests",
-            dependencies: ["Reconciler", "Firewall", "Policy", "SCIM", "Store", "WireGuard"],
+            dependencies: ["Reconciler", "Firewall", "Policy", "SCIM", "Store", "SystemTestSupport", "WireGuard"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

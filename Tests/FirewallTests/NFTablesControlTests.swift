@@ -1,5 +1,6 @@
 import Foundation
 import Policy
+import SystemTestSupport
 import Testing
 
 @testable import Firewall
@@ -47,7 +48,7 @@ struct NFTablesControlTests {
         let executable = try #require(ChildMode.executable, "cannot find the test binary to start again")
         try await withTemporaryDirectory { directory in
             let report = directory + "/report"
-            try await NetworkNamespace.with { namespace in
+            try await NetworkNamespace.with(label: "fw") { namespace in
                 let child = try await namespace.run(
                     [executable, "--testing-library", "swift-testing", "--filter", "NFTablesControlChild"],
                     environment: [ChildMode.namespaceVariable: namespace.name, ChildMode.reportVariable: report], timeout: 60)

@@ -1,6 +1,7 @@
 import Foundation
 import Policy
 import Testing
+import SystemTestSupport
 
 @testable import Firewall
 
@@ -98,7 +99,7 @@ struct NFTablesNamespaceTests {
         let golden = try testCase.golden()
         let state = try testCase.state()
         let expected = try testCase.expectedSources()
-        try await NetworkNamespace.with { namespace in
+        try await NetworkNamespace.with(label: "fw") { namespace in
             try await namespace.nft(script: golden)
             let loaded = try await namespace.listTable()
             #expect(NFTablesListing.sources(loaded) == expected)
@@ -154,7 +155,7 @@ struct NFTablesNamespaceTests {
             return (source.map { $0 + " " } ?? "") + (words.last.map(String.init) ?? "")
         }
         try #require(rendered.count == 10)
-        try await NetworkNamespace.with { namespace in
+        try await NetworkNamespace.with(label: "fw") { namespace in
             try await namespace.nft(script: golden)
             let live = Self.chainRules(try await namespace.listTable(), chain: "from_tunnel")
             #expect(live == rendered)
@@ -186,7 +187,7 @@ struct NFTablesNamespaceTests {
         .enabled(if: Tools.canUseNamespaces, "needs root, ip and nft to load rulesets in a network namespace"))
     func structureNoticesTampering() async throws {
         let testCase = try #require(GoldenCase.all.first { $0.file == "ipv4-one-rule" })
-        try await NetworkNamespace.with { namespace in
+        try await NetworkNamespace.with(label: "fw") { namespace in
             try await namespace.nft(script: try testCase.golden())
             let structure = NFTablesListing.structure(try await namespace.listTable())
 
@@ -205,7 +206,7 @@ struct NFTablesNamespaceTests {
         .enabled(if: Tools.canUseNamespaces, "needs root, ip and nft to load rulesets in a network namespace"))
     func refusedBatchIsAtomic() async throws {
         let testCase = try #require(GoldenCase.all.first { $0.file == "ipv4-one-rule" })
-        try await NetworkNamespace.with { namespace in
+        try await NetworkNamespace.with(label: "fw") { namespace in
             try await namespace.nft(script: try testCase.golden())
             let script = RulesetRenderer.render([
                 .addSource(ruleID: "a1", address: try Parse.prefix("10.100.0.50/32")),

@@ -1,6 +1,7 @@
 import Foundation
 import Policy
 import Testing
+import SystemTestSupport
 
 @testable import Firewall
 

@@ -3,6 +3,7 @@ import Policy
 import SCIM
 import Store
 import Testing
+import SystemTestSupport
 
 @testable import Reconciler
 @testable import WireGuard

@@ -57,14 +57,6 @@ final class TemporaryStore {
     }
 }
 
-/// A fresh temporary folder for one test, removed when `body` returns or throws.
-func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-reconciler-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try await body(path)
-}
-
 /// Milliseconds since 1970, as the store and the reconciler count.
 func nowMilliseconds() -> Int64 {
     Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))

@@ -1,4 +1,5 @@
 import Foundation
+import SystemTestSupport
 import Testing
 
 @testable import WireGuard
@@ -68,7 +69,7 @@ struct WireGuardGoIntegrationTests {
         .enabled(if: Tools.canRunWireGuardGo, "needs root, ip and wireguard-go"),
         .timeLimit(.minutes(1)))
     func drivesRealWireGuardGo() async throws {
-        try await NetworkNamespace.with { namespace in
+        try await NetworkNamespace.with(label: "wg") { namespace in
             let name = "gwt" + String(UUID().uuidString.filter(\.isHexDigit).prefix(8)).lowercased()
             let interface = try UserspaceInterface(name: name, namespace: namespace)
             do {
