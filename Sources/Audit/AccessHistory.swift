@@ -110,10 +110,7 @@ public struct AccessHistory: Sendable {
             if let known = ofVersion[rule.version] {
                 version = known
             } else {
-                version = (
-                    AccessSet(rule.grants.filter(target.isReached)).subtracting(AccessSet([])).grants.contains(where: target.isReached),
-                    rule.grants.map(\.description)
-                )
+                version = (rule.grants.contains(where: target.isReached), rule.grants.map(\.description))
                 ofVersion[rule.version] = version
             }
             if let denies = denyOfSource[interval.membership.address] {
