@@ -29,7 +29,7 @@ public struct DeviceIssuer: Sendable {
     /// A new device with a fresh tunnel address. Without `publicKey`, a key pair is generated here and
     /// its private key is returned in the config, this one time, and not stored.
     public func issue(
-        userID: String, name: String, publicKey: WireGuardKey? = nil, withPresharedKey: Bool = false, expires: Int64? = nil,
+        userID: String, name: String, publicKey: WireGuardKey? = nil, withPresharedKey: Bool = false, keyLifetime: Int64? = nil,
         policy: CompiledPolicy?, subject: PolicySubject?
     ) async throws -> (device: Device, config: String) {
         let pair = publicKey == nil ? WireGuardKeyPair.generate() : nil
@@ -38,7 +38,7 @@ public struct DeviceIssuer: Sendable {
         let presharedKey = withPresharedKey ? WireGuardKeyPair.presharedKey() : nil
         let pool = configuration.pool
         let device = try await store.createDevice(
-            Store.NewDevice(userID: userID, name: name, publicKey: devicePublicKey.base64, presharedKey: presharedKey?.base64, expires: expires),
+            Store.NewDevice(userID: userID, name: name, publicKey: devicePublicKey.base64, presharedKey: presharedKey?.base64, lifetime: keyLifetime),
             firstIndex: pool.firstDeviceIndex, capacity: pool.capacity, quarantine: Int64(configuration.addressQuarantine) * 1000
         ) { index in
             let (address4, address6) = pool.addresses(at: index)

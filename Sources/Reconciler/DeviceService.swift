@@ -27,7 +27,7 @@ public struct DeviceService: Sendable {
         let subject = try await subject(of: userID)
         let (device, config) = try await issuer.issue(
             userID: userID, name: name, publicKey: publicKey, withPresharedKey: withPresharedKey,
-            expires: keyLifetime.map { Reconciler.now() + $0 }, policy: policy(), subject: subject)
+            keyLifetime: keyLifetime, policy: policy(), subject: subject)
         await reconciler?.usersChanged([userID])
         return (device, config)
     }

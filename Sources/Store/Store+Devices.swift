@@ -35,14 +35,21 @@ extension Store {
         public var name: String
         public var publicKey: String
         public var presharedKey: String?
+        /// When the key stops being valid (milliseconds since 1970), if it expires at a set instant.
         public var expires: Int64?
+        /// How long the key stays valid (milliseconds), counted from the device's creation instant, so
+        /// `expires - created` is exactly this; used when `expires` is nil.
+        public var lifetime: Int64?
 
-        public init(userID: String, name: String, publicKey: String, presharedKey: String? = nil, expires: Int64? = nil) {
+        public init(
+            userID: String, name: String, publicKey: String, presharedKey: String? = nil, expires: Int64? = nil, lifetime: Int64? = nil
+        ) {
             self.userID = userID
             self.name = name
             self.publicKey = publicKey
             self.presharedKey = presharedKey
             self.expires = expires
+            self.lifetime = lifetime
         }
     }
 
@@ -65,7 +72,8 @@ extension Store {
             let (address4, address6) = addresses(index)
             let device = Device(
                 id: Self.newIdentifier(), userID: new.userID, name: new.name, publicKey: new.publicKey, presharedKey: new.presharedKey,
-                addressIndex: index, address4: address4, address6: address6, created: now, expires: new.expires)
+                addressIndex: index, address4: address4, address6: address6, created: now,
+                expires: new.expires ?? new.lifetime.map { now + $0 })
             do {
                 try connection.prepare(
                     """

@@ -96,8 +96,10 @@ struct AdminDeviceTests {
             let after = Reconciler.now()
             #expect(response.status == .created, "\(response.text)")
             let id = try #require(response.json.field("device")?.field("id")?.stringValue)
-            let expires = try #require(try await server.store.device(id: id)?.expires)
+            let stored = try #require(try await server.store.device(id: id))
+            let expires = try #require(stored.expires)
             #expect((before + milliseconds)...(after + milliseconds) ~= expires)
+            #expect(expires - stored.created == milliseconds, "the lifetime counts from the device's creation instant")
             let text = try #require(response.json.field("device")?.field("expires")?.stringValue)
             #expect(SCIMDateTime.parse(text).map { abs($0 - expires) < 1000 } == true, "expires: \(text)")
         }
