@@ -47,7 +47,8 @@ public struct ReconcilePlan: Sendable, Equatable {
     }
 
     /// The plan for some users only: their peers and their addresses' rule memberships.
-    /// `applied` is what the reconciler last put on the gateway.
+    /// `appliedPeers` is what the reconciler last put on the gateway: at least these users' peers and
+    /// the desired peers' keys (the whole gateway also does, at the cost of walking it).
     public static func forUsers(
         _ users: Set<String>, desired: DesiredState, appliedPeers: [WireGuardKey: DesiredState.Peer], appliedFirewall: FirewallState
     ) -> ReconcilePlan {

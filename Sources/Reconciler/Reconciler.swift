@@ -58,7 +58,7 @@ public final class Reconciler: Service, Sendable {
     private let state = Mutex<State>(State())
 
     private struct State {
-        var appliedPeers: [WireGuardKey: DesiredState.Peer] = [:]
+        var appliedPeers = AppliedPeers()
         var appliedFirewall: FirewallState?
         var loadedStructure: String?
         /// Increases with every instant-path change, so a bulk add can skip users changed since it planned.
@@ -112,7 +112,7 @@ public final class Reconciler: Service, Sendable {
         do {
             let devices = try await store.devices(ofUsers: userIDs)
             // Most identity changes concern users without a device on the gateway: nothing to do.
-            let hasApplied = state.withLock { state in state.appliedPeers.values.contains { userIDs.contains($0.userID) } }
+            let hasApplied = state.withLock { state in state.appliedPeers.containsPeers(ofAny: userIDs) }
             if devices.isEmpty, !hasApplied, state.withLock({ $0.appliedFirewall != nil }) {
                 return outcome
             }
@@ -121,7 +121,7 @@ public final class Reconciler: Service, Sendable {
             let (appliedPeers, appliedFirewall) = state.withLock { state in
                 state.epoch += 1
                 for id in userIDs { state.userEpochs[id] = state.epoch }
-                return (state.appliedPeers, state.appliedFirewall)
+                return (state.appliedPeers.subset(users: userIDs, keys: desired.peers.keys), state.appliedFirewall)
             }
             guard let appliedFirewall else {
                 // Nothing loaded yet (start-up failed): only a full synchronisation can help.
@@ -179,7 +179,7 @@ public final class Reconciler: Service, Sendable {
             return true
         } catch {
             let keys = plan.peerRemovals.map(\.base64) + state.withLock { state in
-                state.appliedPeers.values.filter { userIDs.contains($0.userID) }.map(\.peer.publicKey.base64)
+                state.appliedPeers.subset(users: userIDs, keys: []).values.map(\.peer.publicKey.base64)
             }
             logger.error("revocation failed; queued for retry", metadata: ["keys": "\(keys.count)", "error": "\(error)"])
             state.withLock { state in
