@@ -23,14 +23,22 @@ final class Database: Sendable {
     /// Only asks `data_version`, to learn cheaply that someone committed.
     private let monitor: Mutex<SQLiteConnection>
     private let writerThread: WriterThread
+    let checkpointer: Checkpointer
 
     init(path: String) throws(StoreError) {
         self.path = path
         let logPath = path + "-wal"
-        writerThread = WriterThread(name: "portcullis.store.writer") { Self.flushLog(at: logPath) }
         let connection = try SQLiteConnection(path: path)
         try Self.configure(connection)
         try Migrations.apply(to: connection)
+        let checkpointer = try Checkpointer(path: path)
+        checkpointer.observe(connection)
+        self.checkpointer = checkpointer
+        writerThread = WriterThread(name: "portcullis.store.writer") {
+            let error = Self.flushLog(at: logPath)
+            checkpointer.checkpointIfNeeded()
+            return error
+        }
         writer = Mutex(connection)
         readers = Mutex([])
         let monitorConnection = try SQLiteConnection(path: path)
@@ -60,6 +68,7 @@ final class Database: Sendable {
     func writeNow<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         let result = try writeWithoutFlush(body)
         if let error = Self.flushLog(at: path + "-wal") { throw error }
+        checkpointer.checkpointIfNeeded()
         return result
     }
 

@@ -8,6 +8,8 @@ final class SQLiteConnection {
     /// Statements used since the transaction began, to reset at its end.
     private var used: [SQLiteStatement] = []
     private var inTransaction = false
+    /// The `sqlite3_wal_hook` callback's context, released with the connection.
+    private var logCommitHook: Unmanaged<LogCommitHook>?
 
     init(path: String, readOnly: Bool = false) throws(StoreError) {
         var handle: OpaquePointer?
@@ -25,6 +27,22 @@ final class SQLiteConnection {
     deinit {
         statements.removeAll()
         sqlite3_close_v2(handle)
+        logCommitHook?.release()
+    }
+
+    /// Calls `body` with the number of pages in the write-ahead log after each commit of this
+    /// connection. This replaces SQLite's automatic checkpoint for this connection (both use the same
+    /// hook), so the caller takes over checkpointing.
+    func onLogCommit(_ body: @escaping @Sendable (Int) -> Void) {
+        let box = Unmanaged.passRetained(LogCommitHook(body))
+        logCommitHook?.release()
+        logCommitHook = box
+        sqlite3_wal_hook(
+            handle,
+            { context, _, _, pages in
+                if let context { Unmanaged<LogCommitHook>.fromOpaque(context).takeUnretainedValue().body(Int(pages)) }
+                return SQLITE_OK
+            }, box.toOpaque())
     }
 
     /// Runs one or more SQL statements that return no rows.
@@ -206,3 +224,9 @@ enum SQLiteValue {
 
 // SQLITE_TRANSIENT: SQLite copies the bound bytes before the call returns.
 private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// Holds the closure `SQLiteConnection.onLogCommit` passes to SQLite as a context pointer.
+private final class LogCommitHook {
+    let body: @Sendable (Int) -> Void
+    init(_ body: @escaping @Sendable (Int) -> Void) { self.body = body }
+}
