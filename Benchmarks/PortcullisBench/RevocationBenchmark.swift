@@ -5,10 +5,6 @@ import SCIM
 import Store
 import WireGuard
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
-
 /// `make bench-revocation` (root): with 10,000 peers on a wireguard-go interface managed by
 /// Portcullis in a network namespace, the time of 100 SCIM DELETEs — each answered only after the
 /// user's peer is removed — side by side with what a full-resync controller pays for the same
@@ -71,9 +67,10 @@ struct RevocationBenchmark {
             let victims = Array(ids.shuffled(using: &generator).prefix(deletions))
             var latencies: [Double] = []
             var stillThere = 0
+            let client = try KeepAliveClient(baseURL: baseURL)
             for victim in victims {
                 let start = ContinuousClock.now
-                let status = try await delete(baseURL + "/scim/v2/Users/" + victim.userID, token: token)
+                let status = try client.send("DELETE", "/scim/v2/Users/" + victim.userID, token: token)
                 latencies.append(Timing.milliseconds(ContinuousClock.now - start))
                 guard status == 204 else {
                     print("DELETE answered \(status)")
@@ -173,15 +170,6 @@ struct RevocationBenchmark {
             throw BenchError("the server did not start: \(text)")
         }
         return (process, String(text[base]), String(text[token]))
-    }
-
-    private func delete(_ url: String, token: String) async throws -> Int {
-        guard let url = URL(string: url) else { throw BenchError("bad URL \(url)") }
-        var request = URLRequest(url: url)
-        request.httpMethod = "DELETE"
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        let (_, response) = try await URLSession.shared.data(for: request)
-        return (response as? HTTPURLResponse)?.statusCode ?? 0
     }
 
     /// `wg syncconf` of the interface's whole configuration with one peer left out, `runs` times, a
