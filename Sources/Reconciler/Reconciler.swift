@@ -109,6 +109,11 @@ public final class Reconciler: Service, Sendable {
 
     private func applyUsers(_ userIDs: Set<String>) async -> Outcome {
         var outcome = Outcome()
+        // Before any read: a synchronisation that read before this point does not apply what it read.
+        state.withLock { state in
+            state.epoch += 1
+            for id in userIDs { state.userEpochs[id] = state.epoch }
+        }
         do {
             let devices = try await store.devices(ofUsers: userIDs)
             // Most identity changes concern users without a device on the gateway: nothing to do.
@@ -119,9 +124,7 @@ public final class Reconciler: Service, Sendable {
             let entries = try await store.directory(userIDs: userIDs)
             let desired = DesiredState.compute(entries: entries, devices: devices, policy: policies.compiledPolicy, at: Self.now())
             let (appliedPeers, appliedFirewall) = state.withLock { state in
-                state.epoch += 1
-                for id in userIDs { state.userEpochs[id] = state.epoch }
-                return (state.appliedPeers.subset(users: userIDs, keys: desired.peers.keys), state.appliedFirewall)
+                (state.appliedPeers.subset(users: userIDs, keys: desired.peers.keys), state.appliedFirewall)
             }
             guard let appliedFirewall else {
                 // Nothing loaded yet (start-up failed): only a full synchronisation can help.
@@ -216,22 +219,61 @@ public final class Reconciler: Service, Sendable {
 
     /// Makes the whole gateway match the desired state. With `readingGateway` it compares with what the
     /// gateway really has (drift repair); otherwise with what was last applied.
+    ///
+    /// The reads (the whole directory, and the live gateway) are most of a synchronisation's time, so
+    /// they run without the lock and an instant-path change does not wait behind them (at 100,000 users
+    /// they take about a second). The plan is made and applied under the lock, and only if no
+    /// instant-path change began since the reads did, since one would have made them stale; otherwise
+    /// the reads run again, and the third attempt holds the lock throughout.
     public func synchronize(readingGateway: Bool, reason: String) async throws {
+        let started = ContinuousClock.now
+        for _ in 0..<2 {
+            // Read under the lock: no instant-path change is half-applied at this point.
+            let epoch = await lock.withLock { state.withLock { $0.epoch } }
+            let snapshot = try await readSnapshot(readingGateway: readingGateway)
+            let applied = try await lock.withLock { () async throws -> Bool in
+                guard state.withLock({ $0.epoch }) == epoch else { return false }
+                try await apply(snapshot, reason: reason, started: started)
+                return true
+            }
+            if applied { return }
+        }
         try await lock.withLock {
             try await synchronizeLocked(readingGateway: readingGateway, reason: reason)
         }
     }
 
+    /// What a synchronisation compares: the desired state, and what the live gateway had when read.
+    private struct Snapshot: Sendable {
+        let desired: DesiredState
+        let live: LiveGateway?
+    }
+
+    private struct LiveGateway: Sendable {
+        let peers: [WireGuardPeer]
+        let firewall: FirewallState?
+    }
+
+    private func readSnapshot(readingGateway: Bool) async throws -> Snapshot {
+        let desired = DesiredState.compute(
+            entries: try await store.directory(), devices: try await store.devices(), policy: policies.compiledPolicy, at: Self.now())
+        guard readingGateway else { return Snapshot(desired: desired, live: nil) }
+        return Snapshot(desired: desired, live: LiveGateway(peers: try await wireGuard.peers(), firewall: try await liveFirewall()))
+    }
+
     private func synchronizeLocked(readingGateway: Bool, reason: String) async throws {
         let started = ContinuousClock.now
-        let now = Self.now()
-        let desired = DesiredState.compute(
-            entries: try await store.directory(), devices: try await store.devices(), policy: policies.compiledPolicy, at: now)
+        try await apply(try await readSnapshot(readingGateway: readingGateway), reason: reason, started: started)
+    }
+
+    /// Plans and applies a synchronisation, holding the lock.
+    private func apply(_ snapshot: Snapshot, reason: String, started: ContinuousClock.Instant) async throws {
+        let desired = snapshot.desired
+        let readingGateway = snapshot.live != nil
         let actualPeers: [WireGuardPeer]
         let actualFirewall: FirewallState?
-        if readingGateway {
-            actualPeers = try await wireGuard.peers()
-            actualFirewall = try await liveFirewall()
+        if let live = snapshot.live {
+            (actualPeers, actualFirewall) = (live.peers, live.firewall)
         } else {
             (actualPeers, actualFirewall) = state.withLock { (Array($0.appliedPeers.values.map(\.peer)), $0.appliedFirewall) }
         }

@@ -188,6 +188,32 @@ struct ReconcilerTests {
         #expect(harness.firewall.loads == 1)
     }
 
+    @Test(
+        "a revocation does not wait behind a synchronisation's reads, and the synchronisation does not apply what they read before it",
+        .timeLimit(.minutes(1)))
+    func revocationDuringSynchronisationReads() async throws {
+        let scenario = try await Scenario.make()
+        let harness = scenario.harness
+        let aliceKey = try scenario.key(scenario.aliceDevice)
+        let synchronizations = scenario.reconciler.metrics.synchronizations
+        let entered = harness.wireGuard.closeGate()
+        let reconciler = scenario.reconciler
+        let synchronization = Task { try await reconciler.synchronize(readingGateway: true, reason: "drift check") }
+        for await _ in entered { break }
+        // The synchronisation has read the directory (Alice still active) and waits on the gateway's peers.
+        try await harness.temporary.setActive(scenario.alice, false)
+        let outcome = await scenario.reconciler.usersChanged([scenario.alice.id])
+        #expect(outcome.applied)
+        #expect(outcome.revokedPeers == 1, "revoked while the synchronisation was still reading")
+        #expect(!(try await scenario.gatewayKeys().contains(aliceKey)))
+
+        harness.wireGuard.openGate()
+        try await synchronization.value
+        #expect(!(try await scenario.gatewayKeys().contains(aliceKey)), "the stale read did not put Alice's peer back")
+        #expect(try await harness.liveSources()[S.engineersSSH] == S.listed(scenario.carolDevice))
+        #expect(scenario.reconciler.metrics.synchronizations == synchronizations + 1, "read again, applied once")
+    }
+
     @Test("a group change moves the user's addresses between rules' sets without reloading the table")
     func groupChangeMovesAddresses() async throws {
         let scenario = try await Scenario.make()

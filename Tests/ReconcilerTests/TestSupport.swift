@@ -161,7 +161,7 @@ final class SwitchablePolicy: PolicyProvider {
 /// The dry-run WireGuard control, with a switch that makes every call fail (an unreachable gateway).
 final class FlakyWireGuard: WireGuardControl {
     let inner: FileControl
-    private let state = Mutex<(failing: Bool, applied: [[WireGuardPeerChange]])>((false, []))
+    private let state = Mutex<(failing: Bool, applied: [[WireGuardPeerChange]], gate: Gate?)>((false, [], nil))
 
     init(path: String) {
         inner = FileControl(interfaceName: "wg0", path: path)
@@ -184,7 +184,34 @@ final class FlakyWireGuard: WireGuardControl {
 
     func peers() async throws -> [WireGuardPeer] {
         try check()
+        if let gate = state.withLock({ $0.gate }) {
+            gate.entered.yield()
+            for await _ in gate.release { break }
+        }
         return try await inner.peers()
+    }
+
+    /// Makes the next reads of the peers wait: `entered` yields when one is waiting, and each waits
+    /// until `openGate()`.
+    func closeGate() -> AsyncStream<Void> {
+        let (entered, enteredContinuation) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
+        state.withLock { $0.gate = Gate(entered: enteredContinuation, release: release, opener: releaseContinuation) }
+        return entered
+    }
+
+    func openGate() {
+        let gate = state.withLock { state in
+            defer { state.gate = nil }
+            return state.gate
+        }
+        gate?.opener.finish()
+    }
+
+    private struct Gate {
+        let entered: AsyncStream<Void>.Continuation
+        let release: AsyncStream<Void>
+        let opener: AsyncStream<Void>.Continuation
     }
 
     func apply(_ changes: [WireGuardPeerChange]) async throws {
