@@ -57,11 +57,13 @@ struct WebhookTests {
                 let sender = WebhookSender(store: server.store, url: receiver.url, secret: Self.secret, logger: GatewayTestServer.logger)
 
                 // First attempt: 500; the next one is due a second later.
+                // The retry is due the backoff after the attempt failed, which is between these instants.
                 var attemptedAt = Reconciler.now()
                 #expect(await sender.deliverDue() == 0)
+                var failedBy = Reconciler.now()
                 var queued = try #require(try await server.store.dueWebhooks(now: .max).first)
                 #expect(queued.attempts == 1)
-                #expect((1000...1500).contains(queued.nextAttempt - attemptedAt), "retry in \(queued.nextAttempt - attemptedAt) ms")
+                #expect(((attemptedAt + 1000)...(failedBy + 1000)).contains(queued.nextAttempt), "retry in \(queued.nextAttempt - attemptedAt) ms")
                 #expect(try await server.store.nextWebhookAttempt() == queued.nextAttempt)
                 #expect(try await server.store.dueWebhooks(now: queued.nextAttempt - 1).isEmpty)
                 #expect(await sender.deliverDue() == 0)
@@ -71,9 +73,10 @@ struct WebhookTests {
                 try await waitUntil(queued.nextAttempt)
                 attemptedAt = Reconciler.now()
                 #expect(await sender.deliverDue() == 0)
+                failedBy = Reconciler.now()
                 queued = try #require(try await server.store.dueWebhooks(now: .max).first)
                 #expect(queued.attempts == 2)
-                #expect((2000...2500).contains(queued.nextAttempt - attemptedAt), "retry in \(queued.nextAttempt - attemptedAt) ms")
+                #expect(((attemptedAt + 2000)...(failedBy + 2000)).contains(queued.nextAttempt), "retry in \(queued.nextAttempt - attemptedAt) ms")
 
                 // Third attempt: delivered.
                 try await waitUntil(queued.nextAttempt)
