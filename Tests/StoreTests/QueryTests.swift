@@ -76,3 +76,31 @@ struct QueryTests {
         #expect(page.resources.map(\.id) == [withAda.id])
     }
 }
+
+/// `userNames(ids:)`, which names the users of an audit answer: by a pass over an index for many
+/// ids, by lookups for a few, and from the attributes when the column is empty.
+@Suite("User names for audit answers")
+struct UserNameLookupTests {
+    @Test("few ids are looked up, many are found in one pass; missing ids are left out", arguments: [1, 3, 9])
+    func names(asked: Int) async throws {
+        let temporary = try TemporaryStore()
+        var users: [Resource] = []
+        for index in 0..<9 { users.append(try await temporary.createUser(userName: "User\(index)@Example.com")) }
+        let askedUsers = Array(users.prefix(asked))
+        let ids = Set(askedUsers.map(\.id)).union(["no-such-user"])
+        let names = try await temporary.store.userNames(ids: ids)
+        #expect(names == Dictionary(uniqueKeysWithValues: askedUsers.map { ($0.id, "User\(users.firstIndex(of: $0)!)@Example.com") }))
+    }
+
+    @Test(
+        "an empty userName column falls back to the attributes, as reading the resource would",
+        arguments: [(JSON.string(""), Optional("")), (JSON.integer(7), nil)])
+    func emptyColumn(userName: JSON, expected: String?) async throws {
+        let temporary = try TemporaryStore()
+        let named = try await temporary.createUser(userName: "ada")
+        let unnamed = try await temporary.store.create(.user, attributes: ["userName": userName])
+        let names = try await temporary.store.userNames(ids: [named.id, unnamed.id])
+        #expect(names[named.id] == "ada")
+        #expect(names[unnamed.id] == expected, "a non-text userName gives no name")
+    }
+}
