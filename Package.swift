@@ -181,6 +181,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisServerTests",
             dependencies: [
+                "Audit",
                 "Firewall",
                 "PortcullisServer",
                 "Reconciler",

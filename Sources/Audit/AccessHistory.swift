@@ -85,7 +85,8 @@ public struct AccessHistory: Sendable {
         self.store = store
     }
 
-    /// Every user and device that could reach `target` at `at`, with the allow rule(s) that let it.
+    /// Every user and device that could reach `target` at `at`, with the allow rule(s) that let it;
+    /// by userName, then device, then rule.
     public func whoCouldReach(_ target: AccessTarget, at: Int64) async throws -> [AccessRow] {
         let rules = try await ruleVersions()
         let allow = rules.values.filter { $0.effect == "allow" && $0.grants.contains(where: target.isReached) }
@@ -96,82 +97,48 @@ public struct AccessHistory: Sendable {
         for interval in denied {
             denyOfSource[interval.membership.address, default: []] += rules[interval.membership.ruleVersion]?.grants ?? []
         }
-        var rows: [AccessRow] = []
-        rows.reserveCapacity(allowed.count)
-        let names = try await userNames(Set(allowed.map(\.membership.userID)))
-        // Per rule version rather than per row: whether it lets the target through from a source
-        // that no deny rule holds, and its destinations.
-        var ofVersion: [String: (reachesWithoutDeny: Bool, destinations: [String])] = [:]
+        // Per rule version rather than per row: its rule and destinations, by index.
+        let versions = allow.map { (rule: $0, destinations: $0.grants.map(\.description)) }
+        var versionIndex: [String: Int] = [:]
+        for (index, version) in versions.enumerated() { versionIndex[version.rule.version] = index }
         // A device's tunnel address of the other family cannot reach the target: one row per device.
         let targetIsV6 = target.address.family == .v6
-        for interval in allowed where interval.membership.address.utf8.contains(UInt8(ascii: ":")) == targetIsV6 {
-            guard let rule = rules[interval.membership.ruleVersion] else { continue }
-            let version: (reachesWithoutDeny: Bool, destinations: [String])
-            if let known = ofVersion[rule.version] {
-                version = known
-            } else {
-                version = (rule.grants.contains(where: target.isReached), rule.grants.map(\.description))
-                ofVersion[rule.version] = version
+        // The rows to answer, as (interval, version) indices: no copies of their texts until the end.
+        var kept: [(interval: Int, version: Int)] = []
+        kept.reserveCapacity(allowed.count)
+        for (position, interval) in allowed.enumerated() where interval.membership.address.utf8.contains(UInt8(ascii: ":")) == targetIsV6 {
+            guard let index = versionIndex[interval.membership.ruleVersion] else { continue }
+            if !denyOfSource.isEmpty, let denies = denyOfSource[interval.membership.address] {
+                // Every allow version here reaches the target (so chosen); with a deny, what is left must.
+                let reaching = AccessSet(versions[index].rule.grants.filter(target.isReached))
+                guard reaching.subtracting(AccessSet(denies)).grants.contains(where: target.isReached) else { continue }
             }
-            if let denies = denyOfSource[interval.membership.address] {
-                let reaching = AccessSet(rule.grants.filter(target.isReached))
-                let effective = reaching.subtracting(AccessSet(denies))
-                guard effective.grants.contains(where: target.isReached) else { continue }
-            } else {
-                guard version.reachesWithoutDeny else { continue }
-            }
-            rows.append(row(interval, rule: rule, names: names, destinations: version.destinations))
+            kept.append((position, index))
         }
-        return Self.sorted(rows)
-    }
-
-    /// By userName, then device, then rule; rows that tie keep their order. When every text is
-    /// ASCII without NUL (as userNames, device ids and rule names nearly always are), each row's
-    /// three texts become one byte string, NUL-separated, whose byte order is `String`'s order of
-    /// the triple, and positions are sorted by those: comparing the rows' Strings pairwise was most
-    /// of the time of an answer of 10,000s of rows.
-    static func sorted(_ rows: [AccessRow]) -> [AccessRow] {
-        var bytes: [UInt8] = []
-        var bounds: [Range<Int>] = []
-        bounds.reserveCapacity(rows.count)
-        var plain = true
-        for row in rows where plain {
-            let start = bytes.count
-            bytes.append(contentsOf: row.userName.utf8)
-            bytes.append(0)
-            bytes.append(contentsOf: row.deviceID.utf8)
-            bytes.append(0)
-            bytes.append(contentsOf: row.rule.utf8)
-            var separators = 0
-            for byte in bytes[start...] {
-                if byte >= 0x80 { plain = false }
-                if byte == 0 { separators += 1 }
-            }
-            plain = plain && separators == 2
-            bounds.append(start..<bytes.count)
+        // The users in userName order give each row a rank: the rows sort by integers, and compare
+        // device ids and rule names only among one user's rows (sorting the rows by their texts was
+        // most of the time of an answer of 10,000s of rows).
+        let ordered = try await orderedUserNames(Set(kept.map { allowed[$0.interval].membership.userID }))
+        var rank: [String: Int] = [:]
+        rank.reserveCapacity(ordered.count)
+        for (position, entry) in ordered.enumerated() { rank[entry.id] = position }
+        let ranks = kept.map { rank[allowed[$0.interval].membership.userID] ?? 0 }
+        let order = kept.indices.sorted { a, b in
+            if ranks[a] != ranks[b] { return ranks[a] < ranks[b] }
+            let (x, y) = (allowed[kept[a].interval].membership, allowed[kept[b].interval].membership)
+            if x.deviceID != y.deviceID { return x.deviceID < y.deviceID }
+            let (p, q) = (versions[kept[a].version].rule.name, versions[kept[b].version].rule.name)
+            if p != q { return p < q }
+            return a < b
         }
-        let order: [Int]
-        if plain {
-            order = bytes.withUnsafeBufferPointer { buffer in
-                rows.indices.sorted { a, b in
-                    let (x, y) = (bounds[a], bounds[b])
-                    let common = min(x.count, y.count)
-                    let result = common == 0 ? 0 : memcmp(buffer.baseAddress! + x.lowerBound, buffer.baseAddress! + y.lowerBound, common)
-                    if result != 0 { return result < 0 }
-                    if x.count != y.count { return x.count < y.count }
-                    return a < b
-                }
-            }
-        } else {
-            order = rows.indices.sorted { a, b in
-                let (x, y) = (rows[a], rows[b])
-                if (x.userName, x.deviceID, x.rule) != (y.userName, y.deviceID, y.rule) {
-                    return (x.userName, x.deviceID, x.rule) < (y.userName, y.deviceID, y.rule)
-                }
-                return a < b
-            }
+        return order.map { index in
+            let interval = allowed[kept[index].interval]
+            let version = versions[kept[index].version]
+            return AccessRow(
+                userID: interval.membership.userID, userName: ordered[ranks[index]].userName, deviceID: interval.membership.deviceID,
+                address: interval.membership.address, rule: version.rule.name, effect: version.rule.effect, destinations: version.destinations,
+                since: interval.since, until: interval.until)
         }
-        return order.map { rows[$0] }
     }
 
     /// Everything a user could reach between `from` and `until`, interval by interval (deny rules
@@ -194,17 +161,35 @@ public struct AccessHistory: Sendable {
 
     /// The userName of each user: current, or for deleted users the last one the audit log recorded.
     public func userNames(_ ids: Set<String>) async throws -> [String: String] {
+        Dictionary(try await orderedUserNames(ids).map { ($0.id, $0.userName) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Every one of these users with their userName (as `userNames` gives it, or the id when none is
+    /// known), in `String` order of the names.
+    func orderedUserNames(_ ids: Set<String>) async throws -> [(id: String, userName: String)] {
         // Two reads for all of them, not one or two per user: the directory, then the audit records
-        // of those no longer in it.
-        var names = try await store.userNames(ids: ids)
-        let deleted = ids.filter { names[$0] == nil }
-        for record in try await store.auditRecords(userIDs: deleted, actionPrefix: "User.", limitPerUser: 1000) {
-            guard let id = record.userID, let details = try? JSONParser.parse(record.details),
-                let name = details.objectValue?["changes"]?.objectValue?["userName"]?.objectValue?["after"]?.stringValue
-            else { continue }
-            names[id] = name
+        // of those no longer in it. The directory's come in byte order, which is `String` order when
+        // they are ASCII (nearly always); the others are few and sorted here, then merged in.
+        var (directory, deleted) = try await store.userNames(ids: ids)
+        if !directory.allSatisfy({ $0.userName.utf8.allSatisfy { $0 < 0x80 } }) {
+            directory.sort { $0.userName < $1.userName }
         }
-        return names
+        guard !deleted.isEmpty else { return directory }
+        let recorded = try await store.lastRecordedUserNames(ids: deleted)
+        let rest = deleted.map { (id: $0, userName: recorded[$0] ?? $0) }.sorted { ($0.userName, $0.id) < ($1.userName, $1.id) }
+        var merged: [(id: String, userName: String)] = []
+        merged.reserveCapacity(directory.count + rest.count)
+        var (i, j) = (0, 0)
+        while i < directory.count || j < rest.count {
+            if j == rest.count || (i < directory.count && directory[i].userName <= rest[j].userName) {
+                merged.append(directory[i])
+                i += 1
+            } else {
+                merged.append(rest[j])
+                j += 1
+            }
+        }
+        return merged
     }
 
     struct Rule {

@@ -173,10 +173,10 @@ enum Migrations {
         CREATE INDEX access_intervals_user ON access_intervals (user_id, since);
         CREATE UNIQUE INDEX access_intervals_open ON access_intervals (device_id, address, rule_version) WHERE until IS NULL;
         """,
-        // 5: the userName of every user without reading its row: an audit answer names thousands of
-        // users, and a pass over this index reads a tenth of what a pass over the table does.
+        // 5: every user's userName in order, without reading the rows: an audit answer names and sorts
+        // thousands of users, and a pass over this index reads a tenth of what a pass over the table does.
         """
-        CREATE INDEX scim_users_id_name ON scim_users (id, user_name);
+        CREATE INDEX scim_users_name_id ON scim_users (user_name, id);
         """,
     ]
 

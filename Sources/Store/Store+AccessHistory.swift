@@ -137,62 +137,65 @@ extension Store {
         }
     }
 
-    /// The userName of each of these users that is in the directory: what its attributes hold, as
-    /// `resource(.user, id:)` would give it, for many users in one read.
-    public func userNames(ids: Set<String>) async throws -> [String: String] {
-        guard !ids.isEmpty else { return [:] }
+    /// The userName of each of these users that is in the directory (what its attributes hold, as
+    /// `resource(.user, id:)` would give it) in the byte order of the userNames, and the ids that are
+    /// not in the directory; for many users in one read.
+    public func userNames(ids: Set<String>) async throws -> (found: [(id: String, userName: String)], missing: [String]) {
+        guard !ids.isEmpty else { return ([], []) }
         return try await database.read { connection in
             // The user_name column holds the attributes' userName whenever that is a non-empty string,
-            // and the index (id, user_name) holds both columns: the table is read only for the others.
-            // Ids of a good share of the users: one pass over the index costs less than a lookup each.
+            // and the index (user_name, id) holds both columns in order: the table is read only for the
+            // others. Ids of a good share of the users: one pass over the index costs less than a
+            // lookup each.
             let rowids = try connection.prepare("SELECT max(rowid) FROM scim_users")
             let users = try rowids.step() ? rowids.int(0) : 0
             let scan = ids.count * 6 > users
+            let asked = TextKeySet(ids)
             let statement = try connection.prepare(
                 scan
-                    ? "SELECT id, user_name FROM scim_users INDEXED BY scim_users_id_name"
-                    : "SELECT id, user_name FROM scim_users INDEXED BY scim_users_id_name WHERE id IN (SELECT value FROM json_each(?))")
-            if !scan { try statement.bind(.text(JSON.array(ids.map(JSON.string)).jsonText)) }
-            var names: [String: String] = [:]
+                    ? "SELECT id, user_name FROM scim_users INDEXED BY scim_users_name_id ORDER BY user_name"
+                    : "SELECT id, user_name FROM scim_users WHERE id IN (SELECT value FROM json_each(?)) ORDER BY user_name")
+            if !scan { try statement.bind(.text(JSON.array(asked.keys.map(JSON.string)).jsonText)) }
+            var names: [(id: String, userName: String)] = []
             names.reserveCapacity(ids.count)
+            var isFound = [Bool](repeating: false, count: asked.keys.count)
             var unnamed: [String] = []
             while try statement.step() {
-                let id = statement.text(0)
-                guard !scan || ids.contains(id) else { continue }
+                guard let index = asked.index(of: statement.unsafeTextBytes(0)) else { continue }
+                isFound[index] = true
                 let userName = statement.text(1)
-                if userName.isEmpty { unnamed.append(id) } else { names[id] = userName }
+                if userName.isEmpty { unnamed.append(asked.keys[index]) } else { names.append((asked.keys[index], userName)) }
             }
-            if !unnamed.isEmpty {
-                let fallback = try connection.prepare(
-                    """
-                    SELECT id, json_extract(attributes, '$.userName') FROM scim_users
-                    WHERE id IN (SELECT value FROM json_each(?)) AND json_type(attributes, '$.userName') = 'text'
-                    """)
-                try fallback.bind(.text(JSON.array(unnamed.map(JSON.string)).jsonText))
-                while try fallback.step() { names[fallback.text(0)] = fallback.text(1) }
-            }
-            return names
+            let missing = asked.keys.indices.filter { !isFound[$0] }.map { asked.keys[$0] }
+            guard !unnamed.isEmpty else { return (names, missing) }
+            let fallback = try connection.prepare(
+                """
+                SELECT id, json_extract(attributes, '$.userName') FROM scim_users
+                WHERE id IN (SELECT value FROM json_each(?)) AND json_type(attributes, '$.userName') = 'text'
+                """)
+            try fallback.bind(.text(JSON.array(unnamed.map(JSON.string)).jsonText))
+            while try fallback.step() { names.append((fallback.text(0), fallback.text(1))) }
+            return (names.sorted { Array($0.userName.utf8).lexicographicallyPrecedes($1.userName.utf8) }, missing)
         }
     }
 
-    /// The first `limit` records of each of these users whose action starts with `actionPrefix`
-    /// (what `auditRecords(AuditQuery(userID:action:limit:))` lists for a `User.` prefix, for many
-    /// users in one read), oldest first.
-    public func auditRecords(userIDs: Set<String>, actionPrefix: String, limitPerUser limit: Int) async throws -> [AuditRecord] {
-        guard !userIDs.isEmpty else { return [] }
-        let list = JSON.array(userIDs.map(JSON.string)).jsonText
+    /// The last userName the audit log recorded for each of these users (for users no longer in the
+    /// directory), for many users in one read.
+    public func lastRecordedUserNames(ids: some Collection<String>) async throws -> [String: String] {
+        guard !ids.isEmpty else { return [:] }
+        let list = JSON.array(ids.map(JSON.string)).jsonText
         return try await database.read { connection in
             let statement = try connection.prepare(
                 """
-                SELECT \(Self.auditColumns) FROM (
-                    SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY seq) AS n FROM audit_log
-                    WHERE user_id IN (SELECT value FROM json_each(?)) AND substr(action, 1, ?) = ?
-                ) WHERE n <= ? ORDER BY seq
+                SELECT user_id, json_extract(details, '$.changes.userName.after') FROM audit_log
+                WHERE user_id IN (SELECT value FROM json_each(?)) AND substr(action, 1, 5) = 'User.'
+                    AND json_type(details, '$.changes.userName.after') = 'text'
+                ORDER BY seq
                 """)
-            try statement.bind(.text(list), .integer(actionPrefix.utf8.count), .text(actionPrefix), .integer(max(1, min(limit, 10_000))))
-            var records: [AuditRecord] = []
-            while try statement.step() { records.append(Self.auditRecord(row: statement)) }
-            return records
+            try statement.bind(.text(list))
+            var names: [String: String] = [:]
+            while try statement.step() { names[statement.text(0)] = statement.text(1) }
+            return names
         }
     }
 

@@ -88,8 +88,20 @@ struct UserNameLookupTests {
         for index in 0..<9 { users.append(try await temporary.createUser(userName: "User\(index)@Example.com")) }
         let askedUsers = Array(users.prefix(asked))
         let ids = Set(askedUsers.map(\.id)).union(["no-such-user"])
-        let names = try await temporary.store.userNames(ids: ids)
-        #expect(names == Dictionary(uniqueKeysWithValues: askedUsers.map { ($0.id, "User\(users.firstIndex(of: $0)!)@Example.com") }))
+        let (names, missing) = try await temporary.store.userNames(ids: ids)
+        let expected = askedUsers.map { ($0.id, "User\(users.firstIndex(of: $0)!)@Example.com") }.sorted { $0.1 < $1.1 }
+        #expect(names.map(\.id) == expected.map(\.0), "in userName order")
+        #expect(names.map(\.userName) == expected.map(\.1))
+        #expect(missing == ["no-such-user"])
+    }
+
+    @Test("the names come in byte order of the userNames, whatever the order of creation")
+    func order() async throws {
+        let temporary = try TemporaryStore()
+        var users: [Resource] = []
+        for name in ["zoe", "Adam", "bob", "alice", "Zed", "0day", "émile"] { users.append(try await temporary.createUser(userName: name)) }
+        let names = try await temporary.store.userNames(ids: Set(users.map(\.id))).found
+        #expect(names.map(\.userName) == ["0day", "Adam", "Zed", "alice", "bob", "zoe", "émile"])
     }
 
     @Test(
@@ -99,8 +111,25 @@ struct UserNameLookupTests {
         let temporary = try TemporaryStore()
         let named = try await temporary.createUser(userName: "ada")
         let unnamed = try await temporary.store.create(.user, attributes: ["userName": userName])
-        let names = try await temporary.store.userNames(ids: [named.id, unnamed.id])
+        let names = Dictionary(uniqueKeysWithValues: try await temporary.store.userNames(ids: [named.id, unnamed.id]).found.map { ($0.id, $0.userName) })
         #expect(names[named.id] == "ada")
         #expect(names[unnamed.id] == expected, "a non-text userName gives no name")
+    }
+}
+
+/// The set that finds a row's id by its bytes.
+@Suite("Text key set")
+struct TextKeySetTests {
+    @Test("finds every key by its bytes and nothing else, across collisions of slots")
+    func lookups() {
+        let keys = (0..<500).map { "id-\($0)-\(String(repeating: "x", count: $0 % 7))" } + ["", "é", "a\u{0}b"]
+        let set = TextKeySet(keys)
+        for key in keys {
+            let found = Array(key.utf8).withUnsafeBytes { set.index(of: $0) }
+            #expect(found.map { set.keys[$0] } == key)
+        }
+        for other in ["id-1", "id-500-", "E\u{301}", "a"] {
+            #expect(Array(other.utf8).withUnsafeBytes { set.index(of: $0) } == nil, "\(other)")
+        }
     }
 }

@@ -203,6 +203,14 @@ final class SQLiteStatement {
     }
 
     /// The column as UTF-8 bytes, without building a String (for JSON documents).
+    /// The column's text as UTF-8 bytes, without a copy: valid only until the statement steps again
+    /// or is reset.
+    func unsafeTextBytes(_ column: Int32) -> UnsafeRawBufferPointer {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard count > 0, let pointer = sqlite3_column_text(handle, column) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: pointer, count: count)
+    }
+
     func textBytes(_ column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(handle, column))
         guard count > 0, let pointer = sqlite3_column_text(handle, column) else { return [] }
