@@ -39,3 +39,34 @@ struct CheckpointTests {
         try (FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
     }
 }
+
+/// Writes that arrive together share one transaction, each in a savepoint: each is still all or nothing.
+@Suite("Batched writes")
+struct BatchedWriteTests {
+    @Test("concurrent writes, some refused: the refused leave nothing, the others all stay, the audit chain holds")
+    func refusalsInABatch() async throws {
+        let temporary = try TemporaryStore()
+        _ = try await temporary.createUser(userName: "taken")
+        let store = temporary.store
+        let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    // Every fourth one asks for a userName that is taken: a uniqueness error inside the write.
+                    let name = index % 4 == 0 ? "taken" : "user\(index)"
+                    do {
+                        _ = try await store.create(.user, attributes: ResourceNormalizer(.user).normalize(["userName": .string(name)]))
+                        return (index, true)
+                    } catch {
+                        return (index, false)
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes.filter { !$0.value }.keys.sorted() == Array(stride(from: 0, to: 200, by: 4)))
+        #expect(try await temporary.store.count(.user) == 1 + 150)
+        let audit = try await temporary.store.auditRecords(AuditQuery(action: "User.create", limit: 1000))
+        #expect(audit.count == 1 + 150, "one audit record per write that stayed, none for the refused")
+        #expect(try await temporary.store.verifyAudit() == .intact(records: 151, firstSeq: 1, lastSeq: 151))
+    }
+}

@@ -11,11 +11,13 @@ import Glibc
 /// WAL mode lets readers run while a write commits. Writes run on one writer thread rather than on
 /// the threads that serve requests, so a commit waiting for the disk does not hold them up.
 ///
-/// Durability: every write is its own transaction, and is acknowledged only once the write-ahead log
-/// holding it has been flushed to disk (fsync). SQLite commits with `synchronous = NORMAL`, which
-/// survives a crash of the process; the writer thread then flushes the log once for all the writes
-/// that were waiting together (group commit), which makes them survive power loss too, for one disk
-/// flush instead of one per write.
+/// Durability and batching: writes submitted while the writer thread is busy run together, each in a
+/// savepoint of one transaction (a write that fails is undone alone), which commits once, and each is
+/// acknowledged only once the write-ahead log holding that commit has been flushed to disk (fsync).
+/// Each write is still atomic and seen whole or not at all; a batch costs one commit and one disk
+/// flush instead of one per write, and a page that several writes change (an index's last leaf, the
+/// audit log's) is written to the log once. SQLite commits with `synchronous = NORMAL`, which
+/// survives a crash of the process; the flush makes the batch survive power loss too.
 final class Database: Sendable {
     let path: String
     private let writer: Mutex<SQLiteConnection>
@@ -27,23 +29,19 @@ final class Database: Sendable {
 
     init(path: String) throws(StoreError) {
         self.path = path
-        let logPath = path + "-wal"
         let connection = try SQLiteConnection(path: path)
         try Self.configure(connection)
         try Migrations.apply(to: connection)
         let checkpointer = try Checkpointer(path: path)
         checkpointer.observe(connection)
         self.checkpointer = checkpointer
-        writerThread = WriterThread(name: "portcullis.store.writer") {
-            let error = Self.flushLog(at: logPath)
-            checkpointer.checkpointIfNeeded()
-            return error
-        }
+        writerThread = WriterThread(name: "portcullis.store.writer")
         writer = Mutex(connection)
         readers = Mutex([])
         let monitorConnection = try SQLiteConnection(path: path)
         try monitorConnection.execute("PRAGMA busy_timeout = 5000")
         monitor = Mutex(monitorConnection)
+        writerThread.start { [unowned self] jobs in runBatch(jobs) }
     }
 
     private static func configure(_ connection: SQLiteConnection) throws(StoreError) {
@@ -105,20 +103,65 @@ final class Database: Sendable {
         return try connection.transaction(immediate: false) { try body(connection) }
     }
 
-    /// Runs `body` in a write transaction on the writer thread; returns once it is on disk.
+    /// Runs `body` as one write on the writer thread (atomic: all of it or, if it throws, none of it);
+    /// returns once it is on disk.
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            writerThread.submit {
-                let result = Result { try self.writeWithoutFlush(body) }
-                return { flushError in
-                    if let flushError, case .success = result {
-                        continuation.resume(throwing: flushError)
-                    } else {
-                        continuation.resume(with: result)
-                    }
+            writerThread.submit(
+                WriterThread.Job(
+                    run: { connection in
+                        let result = Result { try connection.savepoint { try body(connection) } }
+                        return { batchError in
+                            if let batchError, case .success = result {
+                                continuation.resume(throwing: batchError)
+                            } else {
+                                continuation.resume(with: result)
+                            }
+                        }
+                    },
+                    fail: { continuation.resume(throwing: $0) }))
+        }
+    }
+
+    /// Runs a batch of writes in one transaction, each in a savepoint, then commits and flushes once
+    /// and finishes them. If SQLite rolls the whole transaction back (it does after a full disk, for
+    /// instance), the writes before in it are lost: they fail, and the rest go on in a new transaction.
+    private func runBatch(_ jobs: [WriterThread.Job]) {
+        var finishers: [@Sendable ((any Error)?) -> Void] = []
+        var commitError: (any Error)?
+        writer.withLock { connection in
+            var remaining = jobs[...]
+            while !remaining.isEmpty {
+                do {
+                    try connection.begin()
+                } catch {
+                    for job in remaining { job.fail(error) }
+                    return
                 }
+                var inTransaction: [@Sendable ((any Error)?) -> Void] = []
+                while let job = remaining.popFirst() {
+                    let finish = job.run(connection)
+                    if connection.isAutocommit {
+                        let lost = StoreError.sqlite(code: 1, message: "a write in the same transaction failed and SQLite rolled it back; retry")
+                        for earlier in inTransaction { earlier(lost) }
+                        finish(lost)
+                        inTransaction = []
+                        break
+                    }
+                    inTransaction.append(finish)
+                }
+                guard !inTransaction.isEmpty else { continue }
+                do {
+                    try connection.commit()
+                } catch {
+                    commitError = error
+                }
+                finishers += inTransaction
             }
         }
+        let batchError = commitError ?? Self.flushLog(at: path + "-wal")
+        checkpointer.checkpointIfNeeded()
+        for finish in finishers { finish(batchError) }
     }
 
     /// Runs `body` on a reader connection. Reads take microseconds, so they run on the calling

@@ -95,6 +95,50 @@ final class SQLiteConnection {
         }
     }
 
+    /// Opens a write transaction for a batch of `savepoint`s; `commit()` ends it.
+    func begin() throws {
+        try prepare("BEGIN IMMEDIATE").run()
+        inTransaction = true
+    }
+
+    /// Commits the transaction `begin()` opened; rolls it back if the commit fails.
+    func commit() throws {
+        defer {
+            inTransaction = false
+            used.removeAll(keepingCapacity: true)
+        }
+        resetStatements()
+        do {
+            try prepare("COMMIT").run()
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Runs `body` in a savepoint of the open transaction: its changes stay if it returns and are undone
+    /// if it throws, and the transaction goes on either way (one write of a batch).
+    func savepoint<T>(_ body: () throws -> T) throws -> T {
+        try prepare("SAVEPOINT write").run()
+        defer { used.removeAll(keepingCapacity: true) }
+        do {
+            let result = try body()
+            resetStatements()
+            try prepare("RELEASE write").run()
+            return result
+        } catch {
+            resetStatements()
+            if !isAutocommit {
+                try? execute("ROLLBACK TO write")
+                try? execute("RELEASE write")
+            }
+            throw error
+        }
+    }
+
+    /// Whether no transaction is open: after `commit()`, or when SQLite rolled one back on an error.
+    var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
+
     /// Resets the statements used in this transaction: a statement left mid-way keeps its read
     /// snapshot (and the transaction) open, and later reads would not see newer commits.
     func resetStatements() {

@@ -1,33 +1,43 @@
 import Foundation
 
-/// One long-lived thread that runs the store's writes in order, in batches that share one flush to disk.
+/// One long-lived thread that runs the store's writes in order, in batches.
 ///
 /// Writes wait for the disk, so they stay off the threads that serve requests. A Dispatch queue would do
 /// that too, but under load its worker threads come and go, and every new thread maps a stack and every
 /// exiting one unmaps it (page faults, TLB shootdowns): measured as a large share of a write's cost.
 ///
-/// Each job runs (one write transaction each) and hands back how to finish it; once every job that was
-/// waiting has run, `flush` makes them durable at once (group commit), and only then are they finished,
-/// so no write is acknowledged before it is on disk.
+/// Whatever jobs are waiting when the thread comes round form one batch, handed to `runBatch` together
+/// (the database commits and flushes them at once: see `Database.write`).
 final class WriterThread: @unchecked Sendable {
-    /// Runs one write; returns what to do once the batch is flushed (given the flush's error, if any).
-    typealias Job = @Sendable () -> @Sendable ((any Error)?) -> Void
+    /// One write: `run` does it inside the batch and returns how to finish it once the batch is on disk
+    /// (given the batch's error, if any); `fail` finishes it without running it.
+    struct Job: Sendable {
+        let run: @Sendable (SQLiteConnection) -> @Sendable ((any Error)?) -> Void
+        let fail: @Sendable (any Error) -> Void
+    }
 
-    // `jobs` and `stopped` are guarded by `condition`.
+    // `jobs`, `stopped` and `runBatch` are guarded by `condition`.
     private let condition = NSCondition()
     private var jobs: [Job] = []
     private var stopped = false
-    private let flush: @Sendable () -> (any Error)?
+    private var runBatch: (@Sendable ([Job]) -> Void)?
 
-    init(name: String, flush: @escaping @Sendable () -> (any Error)?) {
-        self.flush = flush
+    init(name: String) {
         let thread = Thread { [self] in run() }
         thread.name = name
         thread.start()
     }
 
+    /// Sets what runs each batch; jobs wait until it is set.
+    func start(_ runBatch: @escaping @Sendable ([Job]) -> Void) {
+        condition.lock()
+        self.runBatch = runBatch
+        condition.signal()
+        condition.unlock()
+    }
+
     /// Runs `job` on the thread, after the jobs submitted before it.
-    func submit(_ job: @escaping Job) {
+    func submit(_ job: Job) {
         condition.lock()
         jobs.append(job)
         condition.signal()
@@ -45,17 +55,16 @@ final class WriterThread: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while jobs.isEmpty, !stopped { condition.wait() }
-            if jobs.isEmpty, stopped {
+            while jobs.isEmpty || runBatch == nil, !stopped { condition.wait() }
+            if jobs.isEmpty || runBatch == nil, stopped {
                 condition.unlock()
                 return
             }
             let batch = jobs
+            let runBatch = runBatch
             jobs.removeAll(keepingCapacity: true)
             condition.unlock()
-            let finishers = batch.map { $0() }
-            let flushError = flush()
-            for finish in finishers { finish(flushError) }
+            runBatch?(batch)
         }
     }
 }
