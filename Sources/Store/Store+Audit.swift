@@ -62,10 +62,14 @@ public struct AuditRecord: Sendable, Hashable {
         for field in [actor, action, target, userID ?? "\u{0}", details] {
             text += String(field.utf8.count) + ":" + field + "\n"
         }
-        return SHA256.hash(data: Array(text.utf8)).map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
-        }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: Array(text.utf8)) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 
     var expectedHash: String {
@@ -115,6 +119,23 @@ extension Store {
 
     /// Appends a record inside the caller's write transaction.
     static func appendAudit(_ entry: AuditEntry, actor current: AuditContext.Current, at: Int64, connection: SQLiteConnection) throws {
+        try appendAudit(entry, detailsText: auditDetailsText(entry.details, actor: current), actor: current, at: at, connection: connection)
+    }
+
+    /// The text of a record's details as stored (with when the request came in), which can be made
+    /// before the write, off the writer thread.
+    static func auditDetailsText(_ details: JSONObject, actor current: AuditContext.Current) -> String {
+        var details = details
+        if let received = current.requestReceived, details["requestReceivedAt"] == nil {
+            details["requestReceivedAt"] = .integer(Int(received))
+        }
+        return JSON.object(details).jsonText
+    }
+
+    /// Appends a record whose details are already text (`auditDetailsText`); `entry.details` is not read.
+    static func appendAudit(
+        _ entry: AuditEntry, detailsText text: String, actor current: AuditContext.Current, at: Int64, connection: SQLiteConnection
+    ) throws {
         let actor = current.actor
         let last = try connection.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         let (previous, seq): (String, Int64)
@@ -128,11 +149,6 @@ extension Store {
                 (previous, seq) = (genesisHash, 1)
             }
         }
-        var details = entry.details
-        if let received = current.requestReceived, details["requestReceivedAt"] == nil {
-            details["requestReceivedAt"] = .integer(Int(received))
-        }
-        let text = JSON.object(details).jsonText
         let hash = AuditRecord.computeHash(
             previous: previous, seq: seq, at: at, actor: actor, action: entry.action, target: entry.target, userID: entry.userID, details: text)
         try connection.prepare(

@@ -6,12 +6,22 @@ extension Store {
     /// Creates a user or group from canonical attributes (see `ResourceNormalizer`).
     public func create(_ kind: ResourceType.Kind, attributes: JSONObject) async throws -> Resource {
         let actor = AuditContext.current
+        // Writes run one after another on the writer thread: what needs no database (the stored JSON,
+        // and a user's audit record, whose attributes no check changes) is made here, beside it.
+        let stored = Self.storedAttributes(attributes)
+        let userAudit = kind == .user ? Self.auditDetailsText(Self.changeDetails(before: nil, after: attributes), actor: actor) : nil
         return try await database.write { connection in
             let id = Self.newIdentifier()
             let now = Self.now()
             var resource = Resource(kind: kind, id: id, attributes: attributes, created: now, lastModified: now, version: 1)
             resource.attributes = try Self.checkedMembers(of: resource, connection: connection)
-            try Self.insert(resource, connection: connection)
+            try Self.insert(resource, stored: stored, connection: connection)
+            if let userAudit {
+                try Self.appendAudit(Self.changeEntry(kind, id: id, operation: "create"), detailsText: userAudit, actor: actor, at: now, connection: connection)
+                // A new user is in no group yet: the resource is what was stored.
+                resource.groups = []
+                return resource
+            }
             try Self.auditChange(kind, id: id, operation: "create", before: nil, after: resource.attributes, actor: actor, at: now, connection: connection)
             return try Self.load(kind, id: id, connection: connection) ?? resource
         }
@@ -85,16 +95,24 @@ extension Store {
         _ kind: ResourceType.Kind, id: String, operation: String, before: JSONObject?, after: JSONObject?, actor: AuditContext.Current, at: Int64,
         connection: SQLiteConnection
     ) throws {
-        let entry = AuditEntry(
-            action: kind.rawValue + "." + operation, target: kind.rawValue + "/" + id, userID: kind == .user ? id : nil,
-            details: ["changes": .object(AuditDiff.changes(before: before, after: after))])
+        var entry = changeEntry(kind, id: id, operation: operation)
+        entry.details = changeDetails(before: before, after: after)
         try appendAudit(entry, actor: actor, at: at, connection: connection)
+    }
+
+    private static func changeEntry(_ kind: ResourceType.Kind, id: String, operation: String) -> AuditEntry {
+        AuditEntry(action: kind.rawValue + "." + operation, target: kind.rawValue + "/" + id, userID: kind == .user ? id : nil)
+    }
+
+    private static func changeDetails(before: JSONObject?, after: JSONObject?) -> JSONObject {
+        ["changes": .object(AuditDiff.changes(before: before, after: after))]
     }
 
     // MARK: Rows
 
-    static func insert(_ resource: Resource, connection: SQLiteConnection) throws {
-        let stored = storedAttributes(resource)
+    /// Inserts a resource's row; `stored` is `storedAttributes(resource.attributes)`, if made already.
+    static func insert(_ resource: Resource, stored: String? = nil, connection: SQLiteConnection) throws {
+        let stored = stored ?? storedAttributes(resource.attributes)
         do {
             switch resource.kind {
             case .user:
@@ -129,7 +147,7 @@ extension Store {
     }
 
     static func update(_ resource: Resource, previous: Resource, connection: SQLiteConnection) throws {
-        let stored = storedAttributes(resource)
+        let stored = storedAttributes(resource.attributes)
         do {
             switch resource.kind {
             case .user:
@@ -203,8 +221,8 @@ extension Store {
     }
 
     /// The JSON kept in the `attributes` column: everything but a group's members, which have tables.
-    static func storedAttributes(_ resource: Resource) -> String {
-        var attributes = resource.attributes
+    static func storedAttributes(_ attributes: JSONObject) -> String {
+        var attributes = attributes
         attributes["members"] = nil
         return JSON.object(attributes).jsonText
     }
