@@ -1,6 +1,7 @@
 import Foundation
 import SCIM
 @testable import Store
+import CSQLite
 import Testing
 
 /// The write-ahead log is copied into the database file in the background, not inside a write.
@@ -68,5 +69,16 @@ struct BatchedWriteTests {
         let audit = try await temporary.store.auditRecords(AuditQuery(action: "User.create", limit: 1000))
         #expect(audit.count == 1 + 150, "one audit record per write that stayed, none for the refused")
         #expect(try await temporary.store.verifyAudit() == .intact(records: 151, firstSeq: 1, lastSeq: 151))
+    }
+}
+
+@Suite("SQLite settings")
+struct SQLiteSettingsTests {
+    @Test("memory statistics are off, so allocations take no process-wide lock")
+    func memoryStatisticsOff() async throws {
+        let temporary = try TemporaryStore()
+        _ = try await temporary.createUser(userName: "ada")
+        // With statistics on, SQLite counts what it holds for the open connections (well above zero).
+        #expect(sqlite3_memory_used() == 0)
     }
 }

@@ -11,7 +11,14 @@ final class SQLiteConnection {
     /// The `sqlite3_wal_hook` callback's context, released with the connection.
     private var logCommitHook: Unmanaged<LogCommitHook>?
 
+    /// Process-wide settings, made once before the first connection opens (SQLite accepts them only
+    /// before it initializes).
+    private static let configured: Void = {
+        _ = portcullis_sqlite3_disable_memory_statistics()
+    }()
+
     init(path: String, readOnly: Bool = false) throws(StoreError) {
+        Self.configured
         var handle: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &handle, flags, nil)
