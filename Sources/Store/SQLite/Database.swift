@@ -127,8 +127,8 @@ final class Database: Sendable {
     /// and finishes them. If SQLite rolls the whole transaction back (it does after a full disk, for
     /// instance), the writes before in it are lost: they fail, and the rest go on in a new transaction.
     private func runBatch(_ jobs: [WriterThread.Job]) {
-        var finishers: [@Sendable ((any Error)?) -> Void] = []
-        var commitError: (any Error)?
+        // Each write's finisher, with the error of the commit that ended its transaction, if any.
+        var finishers: [(finish: @Sendable ((any Error)?) -> Void, commitError: (any Error)?)] = []
         writer.withLock { connection in
             var remaining = jobs[...]
             while !remaining.isEmpty {
@@ -151,17 +151,18 @@ final class Database: Sendable {
                     inTransaction.append(finish)
                 }
                 guard !inTransaction.isEmpty else { continue }
+                var commitError: (any Error)?
                 do {
                     try connection.commit()
                 } catch {
                     commitError = error
                 }
-                finishers += inTransaction
+                finishers += inTransaction.map { ($0, commitError) }
             }
         }
-        let batchError = commitError ?? Self.flushLog(at: path + "-wal")
+        let flushError = Self.flushLog(at: path + "-wal")
         checkpointer.checkpointIfNeeded()
-        for finish in finishers { finish(batchError) }
+        for (finish, commitError) in finishers { finish(commitError ?? flushError) }
     }
 
     /// Runs `body` on a reader connection. Reads take microseconds, so they run on the calling
