@@ -110,6 +110,16 @@ struct JSONParserTests {
         #expect(value.jsonText == #""a\"b\\c\n\r\t\u0000\u0008\u000c\u001f/é😀"# + "\u{7F}\"")
     }
 
+    @Test(
+        "strings short and long, with and without something to escape, serialize and parse back the same",
+        arguments: ["", "a", "ab\"", "\\", "short é", String(repeating: "x", count: 200), String(repeating: "x", count: 200) + "\"",
+            "\n" + String(repeating: "y", count: 40), "ünïcödé only"])
+    func stringsRoundTrip(text: String) throws {
+        let serialized = JSON.string(text).jsonText
+        #expect(try JSONParser.parse(Array(serialized.utf8)) == .string(text))
+        #expect(serialized.hasPrefix("\"") && serialized.hasSuffix("\""))
+    }
+
     // MARK: Numbers
 
     static let numbers: [(String, JSON)] = [

@@ -41,7 +41,11 @@ public struct ResourceType: Sendable {
 
     /// The extension schema with this URN, compared case-insensitively.
     public func extensionSchema(urn: String) -> Schema? {
-        extensions.first { $0.id.caseInsensitiveEquals(urn) }
+        // Every extension's id is an ASCII "urn:…", and most keys asked about are plain attribute
+        // names: those are told apart by their first byte (this runs for every key of every resource
+        // rendered).
+        guard let first = urn.utf8.first, first | 0x20 == UInt8(ascii: "u") else { return nil }
+        return extensions.first { $0.id.caseInsensitiveEquals(urn) }
     }
 
     /// An extension seen as one complex attribute whose key is its URN, as it sits in a resource.
