@@ -84,43 +84,47 @@ final class SQLiteConnection {
     /// Runs `body` in a transaction, committing if it returns and rolling back if it throws.
     /// `immediate` takes the write lock at once, so a writer never fails half-way on a lock upgrade.
     func transaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
-        try prepare(immediate ? "BEGIN IMMEDIATE" : "BEGIN").run()
-        inTransaction = true
-        defer {
-            inTransaction = false
-            used.removeAll(keepingCapacity: true)
-        }
+        try begin(immediate: immediate)
+        let result: T
         do {
-            let result = try body()
-            resetStatements()
-            try prepare("COMMIT").run()
-            return result
+            result = try body()
         } catch {
-            resetStatements()
-            try? execute("ROLLBACK")
+            rollback()
             throw error
         }
+        try commit()
+        return result
     }
 
-    /// Opens a write transaction for a batch of `savepoint`s; `commit()` ends it.
-    func begin() throws {
-        try prepare("BEGIN IMMEDIATE").run()
+    /// Opens a transaction (for a batch of `savepoint`s, or for `transaction`); `commit()` or
+    /// `rollback()` ends it.
+    func begin(immediate: Bool = true) throws {
+        try prepare(immediate ? "BEGIN IMMEDIATE" : "BEGIN").run()
         inTransaction = true
     }
 
     /// Commits the transaction `begin()` opened; rolls it back if the commit fails.
     func commit() throws {
-        defer {
-            inTransaction = false
-            used.removeAll(keepingCapacity: true)
-        }
         resetStatements()
         do {
             try prepare("COMMIT").run()
         } catch {
-            try? execute("ROLLBACK")
+            rollback()
             throw error
         }
+        endTransaction()
+    }
+
+    /// Undoes the transaction `begin()` opened.
+    func rollback() {
+        resetStatements()
+        try? execute("ROLLBACK")
+        endTransaction()
+    }
+
+    private func endTransaction() {
+        inTransaction = false
+        used.removeAll(keepingCapacity: true)
     }
 
     /// Runs `body` in a savepoint of the open transaction: its changes stay if it returns and are undone
