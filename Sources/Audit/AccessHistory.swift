@@ -122,7 +122,8 @@ public struct AccessHistory: Sendable {
         var rank: [String: Int] = [:]
         rank.reserveCapacity(ordered.count)
         for (position, entry) in ordered.enumerated() { rank[entry.id] = position }
-        let ranks = kept.map { rank[allowed[$0.interval].membership.userID] ?? 0 }
+        // Every id is in `ordered`; one that were not would sort last, named by its id.
+        let ranks = kept.map { rank[allowed[$0.interval].membership.userID] ?? ordered.count }
         let order = kept.indices.sorted { a, b in
             if ranks[a] != ranks[b] { return ranks[a] < ranks[b] }
             let (x, y) = (allowed[kept[a].interval].membership, allowed[kept[b].interval].membership)
@@ -135,7 +136,9 @@ public struct AccessHistory: Sendable {
             let interval = allowed[kept[index].interval]
             let version = versions[kept[index].version]
             return AccessRow(
-                userID: interval.membership.userID, userName: ordered[ranks[index]].userName, deviceID: interval.membership.deviceID,
+                userID: interval.membership.userID,
+                userName: ranks[index] < ordered.count ? ordered[ranks[index]].userName : interval.membership.userID,
+                deviceID: interval.membership.deviceID,
                 address: interval.membership.address, rule: version.rule.name, effect: version.rule.effect, destinations: version.destinations,
                 since: interval.since, until: interval.until)
         }

@@ -138,8 +138,8 @@ extension Store {
     }
 
     /// The userName of each of these users that is in the directory (what its attributes hold, as
-    /// `resource(.user, id:)` would give it) in the byte order of the userNames, and the ids that are
-    /// not in the directory; for many users in one read.
+    /// `resource(.user, id:)` would give it) in the byte order of the userNames, and the ids without
+    /// one (not in the directory, or without a text userName); for many users in one read.
     public func userNames(ids: Set<String>) async throws -> (found: [(id: String, userName: String)], missing: [String]) {
         guard !ids.isEmpty else { return ([], []) }
         return try await database.read { connection in
@@ -174,8 +174,13 @@ extension Store {
                 WHERE id IN (SELECT value FROM json_each(?)) AND json_type(attributes, '$.userName') = 'text'
                 """)
             try fallback.bind(.text(JSON.array(unnamed.map(JSON.string)).jsonText))
-            while try fallback.step() { names.append((fallback.text(0), fallback.text(1))) }
-            return (names.sorted { Array($0.userName.utf8).lexicographicallyPrecedes($1.userName.utf8) }, missing)
+            var named = Set<String>()
+            while try fallback.step() {
+                names.append((fallback.text(0), fallback.text(1)))
+                named.insert(fallback.text(0))
+            }
+            let sorted = names.sorted { Array($0.userName.utf8).lexicographicallyPrecedes($1.userName.utf8) }
+            return (sorted, missing + unnamed.filter { !named.contains($0) })
         }
     }
 

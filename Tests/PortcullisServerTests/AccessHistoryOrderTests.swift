@@ -41,4 +41,23 @@ struct AccessHistoryOrderTests {
         ])
         #expect(rows.first { $0.userName == "carl" }?.userID == ids["carl"])
     }
+
+    @Test("a user whose userName is not text is named by id, not by someone else's name")
+    func unnamedUser() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-order-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Store(directory: directory)
+        let ada = try await store.create(.user, attributes: ResourceNormalizer(.user).normalize(["userName": "ada"]))
+        let unnamed = try await store.create(.user, attributes: ["userName": .integer(7)])
+        let rules = [AccessRuleVersion(version: "v-db", name: "db", verdict: "accept", grants: [["prefix": "10.30.0.0/24", "protocol": "tcp"]])]
+        let start = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
+        try await store.recordGatewayChange(
+            rules: rules,
+            opened: [
+                AccessMembership(userID: ada.id, deviceID: "d1", address: "10.100.0.2/32", ruleVersion: "v-db"),
+                AccessMembership(userID: unnamed.id, deviceID: "d2", address: "10.100.0.3/32", ruleVersion: "v-db"),
+            ], closed: [], closedAt: start, openedAt: start, audit: nil)
+        let rows = try await AccessHistory(store: store).whoCouldReach(try AccessTarget.parse("10.30.0.7:5432/tcp").get(), at: start + 1000)
+        #expect(Set(rows.map { "\($0.userID) \($0.userName)" }) == ["\(ada.id) ada", "\(unnamed.id) \(unnamed.id)"])
+    }
 }

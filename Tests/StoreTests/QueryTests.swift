@@ -111,9 +111,11 @@ struct UserNameLookupTests {
         let temporary = try TemporaryStore()
         let named = try await temporary.createUser(userName: "ada")
         let unnamed = try await temporary.store.create(.user, attributes: ["userName": userName])
-        let names = Dictionary(uniqueKeysWithValues: try await temporary.store.userNames(ids: [named.id, unnamed.id]).found.map { ($0.id, $0.userName) })
+        let (found, missing) = try await temporary.store.userNames(ids: [named.id, unnamed.id])
+        let names = Dictionary(uniqueKeysWithValues: found.map { ($0.id, $0.userName) })
         #expect(names[named.id] == "ada")
         #expect(names[unnamed.id] == expected, "a non-text userName gives no name")
+        #expect(missing == (expected == nil ? [unnamed.id] : []), "a user without a name is listed as such")
     }
 }
 
