@@ -83,7 +83,7 @@ struct AuditBenchmark {
                 let median = fastRows.indices.sorted { fastRows[$0] < fastRows[$1] }[fastRows.count / 2]
                 for query in Array(repeating: query, count: options.int("breakdown-runs", 10)) + Array(repeating: queries[median], count: 3) {
                     let (versions, t1) = try await Timing.measureAsync { try await store.accessRuleVersions() }
-                    let reaching = versions.filter { $0.verdict != "drop" && ($0.grants.arrayValue ?? []).compactMap(Self.grant).contains { $0.prefix.contains(address: query.target.address.address) } }
+                    let reaching = versions.filter { $0.verdict != "drop" && ($0.grants.arrayValue ?? []).compactMap(AccessHistory.grant).contains { $0.prefix.contains(address: query.target.address.address) } }
                     let (intervals, t2) = try await Timing.measureAsync { try await store.accessIntervals(ruleVersions: reaching.map(\.version), at: query.at) }
                     let (_, t3) = try await Timing.measureAsync { try await access.userNames(Set(intervals.map(\.membership.userID))) }
                     let (directory, t5) = try await Timing.measureAsync { try await store.userNames(ids: Set(intervals.map(\.membership.userID))) }
@@ -292,7 +292,7 @@ struct AuditBenchmark {
     static func naiveWhoCouldReach(_ target: AccessTarget, at: Int64, store: Store, history: AccessHistory) async throws -> [String] {
         var rules: [String: (name: String, deny: Bool, grants: [AccessGrant])] = [:]
         for version in try await store.accessRuleVersions() {
-            rules[version.version] = (version.name, version.verdict == "drop", (version.grants.arrayValue ?? []).compactMap(grant))
+            rules[version.version] = (version.name, version.verdict == "drop", (version.grants.arrayValue ?? []).compactMap(AccessHistory.grant))
         }
         func reaches(_ grant: AccessGrant) -> Bool {
             guard grant.prefix.family == target.address.family, grant.prefix.contains(address: target.address.address) else { return false }
@@ -322,19 +322,6 @@ struct AuditBenchmark {
             keys.append("\(m.userID) \(m.deviceID) \(m.address) \(rule.name) \(interval.since) \(interval.until ?? -1) \(names[m.userID] ?? m.userID)")
         }
         return keys
-    }
-
-    static func grant(_ json: JSON) -> AccessGrant? {
-        guard let object = json.objectValue, let prefixText = object["prefix"]?.stringValue, let prefix = try? IPPrefix.parse(prefixText),
-            let proto = object["protocol"]?.stringValue.flatMap(NetworkProtocol.init(rawValue:))
-        else { return nil }
-        var ports: PortRange?
-        if let text = object["ports"]?.stringValue {
-            let bounds = text.split(separator: "-").compactMap { UInt16($0) }
-            if bounds.count == 1 { ports = PortRange(bounds[0], bounds[0]) }
-            if bounds.count == 2, bounds[0] <= bounds[1] { ports = PortRange(bounds[0], bounds[1]) }
-        }
-        return AccessGrant(prefix: prefix, networkProtocol: proto, ports: ports)
     }
 }
 

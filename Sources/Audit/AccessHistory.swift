@@ -211,7 +211,8 @@ public struct AccessHistory: Sendable {
         return rules
     }
 
-    static func grant(_ json: JSON) -> AccessGrant? {
+    /// A grant as the access history stores it (`{"prefix", "protocol", "ports"}`), or nil.
+    public static func grant(_ json: JSON) -> AccessGrant? {
         guard let object = json.objectValue, let prefixText = object["prefix"]?.stringValue, let prefix = try? IPPrefix.parse(prefixText),
             let proto = object["protocol"]?.stringValue.flatMap(NetworkProtocol.init(rawValue:))
         else { return nil }
