@@ -120,9 +120,36 @@ extension Store {
         return members
     }
 
-    /// The groups a user belongs to, directly or through groups nested in groups (cycles are harmless:
-    /// `UNION` stops at groups already seen).
+    /// The groups a user belongs to, directly or through groups nested in groups, ordered by their
+    /// folded display names.
+    ///
+    /// Most users are only in groups that no group contains: one indexed join answers for them, and
+    /// the few rows are ordered here. Only when a direct group is itself a member of a group does the
+    /// recursive query run (it builds temporary tables, costing more than the rest of a lookup).
     static func loadGroups(userID: String, connection: SQLiteConnection) throws -> [Resource.GroupMembership] {
+        let statement = try connection.prepare(
+            """
+            SELECT g.id, g.display_name, g.display_name_key,
+                EXISTS (SELECT 1 FROM group_group_members parent WHERE parent.member_group_id = g.id)
+            FROM group_user_members direct JOIN scim_groups g ON g.id = direct.group_id
+            WHERE direct.user_id = ?
+            """)
+        try statement.bind(.text(userID))
+        var groups: [(key: String, membership: Resource.GroupMembership)] = []
+        while try statement.step() {
+            if statement.int(3) != 0 {
+                statement.reset()
+                return try loadGroupsThroughNesting(userID: userID, connection: connection)
+            }
+            groups.append((statement.text(2), Resource.GroupMembership(id: statement.text(0), displayName: statement.text(1), isDirect: true)))
+        }
+        // Byte order, as SQLite's BINARY collation orders the nested case (and keys are unique).
+        return groups.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map(\.membership)
+    }
+
+    /// `loadGroups` for a user with a group nested in a group (cycles are harmless: `UNION` stops at
+    /// groups already seen).
+    private static func loadGroupsThroughNesting(userID: String, connection: SQLiteConnection) throws -> [Resource.GroupMembership] {
         let statement = try connection.prepare(
             """
             WITH RECURSIVE ancestors (id) AS (

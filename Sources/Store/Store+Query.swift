@@ -26,9 +26,13 @@ extension Store {
             let derivedKey = kind == .user ? "groups" : "members"
             let needsDerived = filter?.references(topLevelKey: derivedKey) == true || sorter?.references(topLevelKey: derivedKey) == true
             var matches: [Resource] = []
-            try Self.forEachCandidate(kind, filter: filter, connection: connection) { row in
+            let (sql, parameter) = Self.candidateQuery(kind, filter: filter)
+            // A filter that is one indexed equality is answered by the query alone: the stored key equals
+            // the filter's operand byte for byte (see `candidateQuery`), so evaluating it again is waste.
+            let queryAnswersFilter = parameter != nil && filter?.isSingleEquality == true
+            try Self.forEachRow(kind, sql: sql, parameter: parameter, connection: connection) { row in
                 let resource = needsDerived ? try Self.withDerived(row, connection: connection) : row
-                if filter?.matches(resource.representation(baseURL: baseURL)) ?? true {
+                if queryAnswersFilter || filter?.matches(resource.representation(baseURL: baseURL)) ?? true {
                     matches.append(resource)
                 }
             }
@@ -80,12 +84,11 @@ extension Store {
         return statement.int(0)
     }
 
-    /// Calls `body` with every row that may match (without derived attributes): those an indexed
-    /// equality selects, or all, streamed so that a scan does not hold every row at once.
-    private static func forEachCandidate(
-        _ kind: ResourceType.Kind, filter: ResourceFilter?, connection: SQLiteConnection, _ body: (Resource) throws -> Void
+    /// Calls `body` with every row a `candidateQuery` selects (without derived attributes), streamed so
+    /// that a scan does not hold every row at once.
+    private static func forEachRow(
+        _ kind: ResourceType.Kind, sql: String, parameter: String?, connection: SQLiteConnection, _ body: (Resource) throws -> Void
     ) throws {
-        let (sql, parameter) = candidateQuery(kind, filter: filter)
         let statement = try connection.prepare(sql)
         if let parameter { try statement.bind(.text(parameter)) }
         while try statement.step() {
@@ -93,16 +96,19 @@ extension Store {
         }
     }
 
-    /// The SQL that selects candidate rows, using the first indexed equality the filter requires.
+    /// The SQL that selects candidate rows, using the first indexed equality the filter requires, and
+    /// its parameter (nil when it selects every row). The operand of a case-insensitive attribute comes
+    /// lowercased, as `foldCase` keeps its key column, so every row selected is one whose attribute the
+    /// filter finds equal.
     static func candidateQuery(_ kind: ResourceType.Kind, filter: ResourceFilter?) -> (String, String?) {
         let columns = "id, attributes, created, last_modified, version"
         for term in filter?.requiredEqualities ?? [] {
             switch (kind, term.path) {
             case (.user, "id"): return ("SELECT \(columns) FROM scim_users WHERE id = ?", term.value)
-            case (.user, "userName"): return ("SELECT \(columns) FROM scim_users WHERE user_name_key = ?", foldCase(term.value))
+            case (.user, "userName"): return ("SELECT \(columns) FROM scim_users WHERE user_name_key = ?", term.value)
             case (.user, "externalId"): return ("SELECT \(columns) FROM scim_users WHERE external_id = ? ORDER BY rowid", term.value)
             case (.group, "id"): return ("SELECT \(columns) FROM scim_groups WHERE id = ?", term.value)
-            case (.group, "displayName"): return ("SELECT \(columns) FROM scim_groups WHERE display_name_key = ?", foldCase(term.value))
+            case (.group, "displayName"): return ("SELECT \(columns) FROM scim_groups WHERE display_name_key = ?", term.value)
             case (.group, "externalId"): return ("SELECT \(columns) FROM scim_groups WHERE external_id = ? ORDER BY rowid", term.value)
             case (.group, "members.value"):
                 return (

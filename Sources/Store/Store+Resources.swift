@@ -231,7 +231,9 @@ extension Store {
         resource.attributes["active"]?.boolValue ?? true
     }
 
-    /// userName and group displayName are unique ignoring case; this is the key that makes it so.
+    /// userName and group displayName are unique ignoring case; this is the key that makes it so. It must
+    /// fold as `ResourceFilter` folds the operands of case-insensitive attributes (`lowercased()`), since
+    /// filters on these attributes are answered by comparing the key (see `candidateQuery`).
     static func foldCase(_ text: String) -> String {
         text.lowercased()
     }

@@ -367,7 +367,21 @@ struct ResourceFilterTests {
         let terms = try ResourceFilter(parsing: #"userName eq "BJensen""#, for: .user).requiredEqualities
         #expect(terms.count == 1)
         #expect(terms.first?.path == "userName")
-        #expect(terms.first?.value.lowercased() == "bjensen")
+        // Lowercased as the store keeps its key, so the store can compare bytes.
+        #expect(terms.first?.value == "bjensen")
+        #expect(try ResourceFilter(parsing: #"displayName eq "ÆRØ İlkay""#, for: .group).requiredEqualities.first?.value == "ÆRØ İlkay".lowercased())
+    }
+
+    @Test func aSingleEqualityIsTheWholeFilter() throws {
+        for text in [#"userName eq "a""#, #"EXTERNALID eq "A""#, #"members[value eq "M-1"]"#, #"(id eq "x")"#] {
+            #expect(try ResourceFilter(parsing: text, for: text.contains("members") ? .group : .user).isSingleEquality, "\(text)")
+        }
+        for text in [
+            #"userName eq "a" and active eq true"#, #"userName ne "a""#, #"userName co "a""#, "active eq true",
+            #"not (userName eq "a")"#, #"userName eq "a" or id eq "b""#, #"emails[type eq "work" and value eq "a"]"#,
+        ] {
+            #expect(try !ResourceFilter(parsing: text, for: .user).isSingleEquality, "\(text)")
+        }
     }
 
     @Test("Terms that not every match must satisfy are not required equalities", arguments: [

@@ -65,6 +65,43 @@ struct QueryTests {
         #expect(names.count == 9)
     }
 
+    @Test func caseInsensitiveLookupsFindNonASCIINamesInAnyCase() async throws {
+        let temporary = try TemporaryStore()
+        let stored = "Ærø.İlkay.ŞAHİN@Example.com"
+        let user = try await temporary.createUser(userName: stored)
+        _ = try await temporary.createUser(userName: "aero.ilkay.sahin@example.com")
+        let group = try await temporary.createGroup("Ærø Öffentlichkeit")
+        for asked in [stored, stored.lowercased(), stored.uppercased()] {
+            let filter = try ResourceFilter(parsing: #"userName eq "\#(asked)""#, for: .user)
+            let page = try await temporary.store.list(.user, filter: filter, sorter: nil, startIndex: 1, count: 10, baseURL: Self.baseURL)
+            #expect(page.resources.map(\.id) == [user.id], "\(asked)")
+        }
+        for asked in ["ærø öffentlichkeit", "ÆRØ ÖFFENTLICHKEIT"] {
+            let filter = try ResourceFilter(parsing: #"displayName eq "\#(asked)""#, for: .group)
+            let page = try await temporary.store.list(.group, filter: filter, sorter: nil, startIndex: 1, count: 10, baseURL: Self.baseURL)
+            #expect(page.resources.map(\.id) == [group.id], "\(asked)")
+        }
+    }
+
+    @Test func aUsersGroupsAreOrderedByFoldedNameWithOrWithoutNesting() async throws {
+        let temporary = try TemporaryStore()
+        let ada = try await temporary.createUser(userName: "ada@example.com")
+        var groups: [String: Resource] = [:]
+        for name in ["beta", "Ωmega", "Zeta", "Alpha", "zz-last", "Äpfel"] {
+            groups[name] = try await temporary.createGroup(name, members: [ada])
+        }
+        let direct = try #require(try await temporary.store.resource(.user, id: ada.id)).groups
+        // Byte order of the lowercased names: ASCII first, then "ä" (C3 A4), then "ω" (CF 89).
+        #expect(direct.map(\.displayName) == ["Alpha", "beta", "Zeta", "zz-last", "Äpfel", "Ωmega"])
+        #expect(direct.allSatisfy { $0.isDirect })
+
+        let beta = try #require(groups["beta"])
+        let outer = try await temporary.createGroup("Outer", members: [beta])
+        let nested = try #require(try await temporary.store.resource(.user, id: ada.id)).groups
+        #expect(nested.map(\.displayName) == ["Alpha", "beta", "Outer", "Zeta", "zz-last", "Äpfel", "Ωmega"])
+        #expect(nested.filter { !$0.isDirect }.map(\.id) == [outer.id])
+    }
+
     @Test func groupsAreFoundByMember() async throws {
         let temporary = try TemporaryStore()
         let ada = try await temporary.createUser(userName: "ada@example.com")

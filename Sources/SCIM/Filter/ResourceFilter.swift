@@ -51,23 +51,37 @@ public struct ResourceFilter: Sendable {
 
     /// The `attribute eq "value"` terms that every match must satisfy (the top-level `and` chain), keyed by
     /// canonical path such as `userName` or `members.value`, so a store can answer them from an index.
+    /// A value is as the filter compares it: lowercased (`String.lowercased()`) when the attribute is not
+    /// caseExact, so a store that keeps the lowercased value finds the matches by comparing bytes.
     public var requiredEqualities: [(path: String, value: String)] {
         var terms: [(String, String)] = []
         func collect(_ node: Node) {
-            switch node {
-            case .and(let left, let right):
+            if case .and(let left, let right) = node {
                 collect(left)
                 collect(right)
-            case .compare(let path, .eq, .string(let value, _)):
-                terms.append((path.description, value))
-            case .valuePath(let outer, .compare(let inner, .eq, .string(let value, _))) where inner.steps.count == 1:
-                terms.append((outer.description + "." + inner.steps[0].key, value))
-            default:
-                break
+            } else if let term = Self.equality(node) {
+                terms.append(term)
             }
         }
         collect(root)
         return terms
+    }
+
+    /// Whether the whole filter is one `attribute eq "value"` term (the only one `requiredEqualities`
+    /// lists): a resource whose stored value equals that value, byte for byte, matches without evaluating.
+    public var isSingleEquality: Bool {
+        Self.equality(root) != nil
+    }
+
+    private static func equality(_ node: Node) -> (path: String, value: String)? {
+        switch node {
+        case .compare(let path, .eq, .string(let value, _)):
+            (path.description, value)
+        case .valuePath(let outer, .compare(let inner, .eq, .string(let value, _))) where inner.steps.count == 1:
+            (outer.description + "." + inner.steps[0].key, value)
+        default:
+            nil
+        }
     }
 
     // MARK: Building
