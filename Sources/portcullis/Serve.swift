@@ -68,7 +68,7 @@ struct Serve: AsyncParsableCommand {
         let file = try gateway.configFile()
         let level = Logger.Level(rawValue: logLevel ?? file["log-level"] ?? "info") ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LineLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
