@@ -178,6 +178,16 @@ enum Migrations {
         """
         CREATE INDEX scim_users_name_id ON scim_users (user_name, id);
         """,
+        // 6: a count of changes to the tokens, kept by triggers. A server checks the tokens it holds
+        // against this one row when the database changed (a token may be created or revoked by the CLI,
+        // another process), instead of reading every token after every write.
+        """
+        CREATE TABLE token_changes (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL);
+        INSERT INTO token_changes (id, count) VALUES (1, 0);
+        CREATE TRIGGER tokens_inserted AFTER INSERT ON tokens BEGIN UPDATE token_changes SET count = count + 1; END;
+        CREATE TRIGGER tokens_updated AFTER UPDATE ON tokens BEGIN UPDATE token_changes SET count = count + 1; END;
+        CREATE TRIGGER tokens_deleted AFTER DELETE ON tokens BEGIN UPDATE token_changes SET count = count + 1; END;
+        """,
     ]
 
     /// The schema version this build writes.

@@ -69,23 +69,30 @@ extension Store {
 
     /// The token whose secret is `presented`, or nil.
     ///
-    /// The token hashes are cached and reloaded whenever the database changed (`data_version`), so a
-    /// token created or revoked by the CLI in another process counts from the next request on.
+    /// The token hashes are cached. Whenever the database changed (`data_version`), one row that
+    /// triggers keep (`token_changes`) says whether the tokens did; if so they are read again. A token
+    /// created or revoked by the CLI in another process counts from the next request on.
     public func authenticate(_ presented: String) async throws -> TokenInfo? {
         let presentedHash = Self.hash(presented)
         let version = try database.dataVersion()
         var cached = tokenCache.withLock { $0 }
         if cached?.version != version {
-            let tokens = try database.readNow { connection in
+            let known = cached
+            cached = try database.readNow { connection in
+                // Most changes are not to tokens: then one row says the tokens held are current.
+                let changesStatement = try connection.prepare("SELECT count FROM token_changes")
+                let changes = try changesStatement.step() ? changesStatement.int(0) : -1
+                if let known, known.changes == changes {
+                    return TokenCache(version: version, changes: changes, tokens: known.tokens)
+                }
                 let statement = try connection.prepare("SELECT name, scope, hash, created FROM tokens")
                 var tokens: [(hash: [UInt8], info: TokenInfo)] = []
                 while try statement.step() {
                     guard let scope = TokenScope(rawValue: statement.text(1)) else { continue }
                     tokens.append((statement.blob(2), TokenInfo(name: statement.text(0), scope: scope, created: Int64(statement.int(3)))))
                 }
-                return tokens
+                return TokenCache(version: version, changes: changes, tokens: tokens)
             }
-            cached = TokenCache(version: version, tokens: tokens)
             tokenCache.withLock { $0 = cached }
         }
         var match: TokenInfo?
@@ -96,9 +103,10 @@ extension Store {
         return match
     }
 
-    /// Token hashes as of a database version.
+    /// Token hashes as of a database version and a count of token changes (`token_changes`).
     struct TokenCache: Sendable {
         let version: Int
+        let changes: Int
         let tokens: [(hash: [UInt8], info: TokenInfo)]
     }
 

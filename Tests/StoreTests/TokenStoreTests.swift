@@ -49,6 +49,29 @@ struct TokenStoreTests {
         #expect(try temporary.store.tokens().isEmpty)
     }
 
+    @Test func tokensChangedByAnotherProcessCountAtOnceBetweenOtherWrites() async throws {
+        let temporary = try TemporaryStore()
+        let first = try temporary.store.createToken(name: "okta", scope: .scim)
+        #expect(try await temporary.store.authenticate(first)?.name == "okta")
+        // Another writer (the CLI is another process with its own connections).
+        let other = try Store(directory: temporary.directory)
+        _ = try await temporary.createUser(userName: "ada@example.com")
+        #expect(try await temporary.store.authenticate(first)?.scope == .scim)
+
+        let second = try other.createToken(name: "entra", scope: .scim)
+        #expect(try await temporary.store.authenticate(second)?.name == "entra")
+        _ = try await temporary.createUser(userName: "bob@example.com")
+        #expect(try other.revokeToken(name: "okta"))
+        #expect(try await temporary.store.authenticate(first) == nil)
+        #expect(try await temporary.store.authenticate(second)?.name == "entra")
+
+        // An update counts too (no command does one today; the trigger is there for the day one does).
+        try other.database.writeNow { connection in
+            try connection.prepare("UPDATE tokens SET scope = 'admin' WHERE name = 'entra'").run()
+        }
+        #expect(try await temporary.store.authenticate(second)?.scope == .admin)
+    }
+
     @Test func everyTokenIsDifferent() throws {
         let temporary = try TemporaryStore()
         let secrets = try (0..<20).map { try temporary.store.createToken(name: "t\($0)", scope: .scim) }
