@@ -36,6 +36,34 @@ struct CheckpointTests {
         #expect(try await temporary.store.count(.user) == 600 + extra)
     }
 
+    @Test("under writes that never pause, the log still starts over: it stays bounded")
+    func logStaysBoundedUnderSteadyWrites() async throws {
+        let temporary = try TemporaryStore()
+        let store = temporary.store
+        let checkpointer = store.database.checkpointer
+        let title = String(repeating: "x", count: 12_000)
+        // 16 writers, each starting its next write as soon as the last is done: about 8 pages a write,
+        // 25,000 pages in all, six times the log's bound.
+        let pagesSeen = try await withThrowingTaskGroup(of: Int.self) { group in
+            for writer in 0..<16 {
+                group.addTask {
+                    var most = 0
+                    for index in 0..<200 {
+                        _ = try await store.create(.user, attributes: ["userName": .string("w\(writer)-\(index)"), "title": .string(title)])
+                        most = max(most, checkpointer.pagesInLog)
+                    }
+                    return most
+                }
+            }
+            return try await group.reduce(0) { max($0, $1) }
+        }
+        #expect(checkpointer.caughtUp >= 1, "the writer finished a checkpoint itself")
+        #expect(pagesSeen < 2 * Checkpointer.catchUpThreshold, "the log held at most \(pagesSeen) pages")
+        let logSize = try fileSize(temporary.databasePath + "-wal")
+        #expect(logSize < 2 * Checkpointer.catchUpThreshold * 4096, "the log file is \(logSize) bytes")
+        #expect(try await store.count(.user) == 16 * 200)
+    }
+
     private func fileSize(_ path: String) throws -> Int {
         try (FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
     }

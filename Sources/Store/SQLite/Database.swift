@@ -51,6 +51,8 @@ final class Database: Sendable {
         // before they are acknowledged (see the type's comment).
         try connection.execute("PRAGMA synchronous = NORMAL")
         try connection.execute("PRAGMA foreign_keys = ON")
+        // A log that grew while a long read held back checkpoints is cut back to this when it starts over.
+        try connection.execute("PRAGMA journal_size_limit = \(2 * Checkpointer.catchUpThreshold * 4096)")
     }
 
     deinit {
@@ -66,6 +68,7 @@ final class Database: Sendable {
     func writeNow<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         let result = try writeWithoutFlush(body)
         if let error = Self.flushLog(at: path + "-wal") { throw error }
+        writer.withLock { checkpointer.catchUp(on: $0) }
         checkpointer.checkpointIfNeeded()
         return result
     }
@@ -161,8 +164,9 @@ final class Database: Sendable {
             }
         }
         let flushError = Self.flushLog(at: path + "-wal")
-        checkpointer.checkpointIfNeeded()
         for (finish, commitError) in finishers { finish(commitError ?? flushError) }
+        writer.withLock { checkpointer.catchUp(on: $0) }
+        checkpointer.checkpointIfNeeded()
     }
 
     /// Runs `body` on a reader connection. Reads take microseconds, so they run on the calling

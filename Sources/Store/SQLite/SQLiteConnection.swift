@@ -52,6 +52,17 @@ final class SQLiteConnection {
             }, box.toOpaque())
     }
 
+    /// Copies what it can of the write-ahead log into the database file without waiting for readers
+    /// or writers (a passive checkpoint); returns the frames in the log and how many of them are
+    /// copied now (all of them: the next write starts the log over).
+    func checkpointPassively() throws(StoreError) -> (logFrames: Int, copiedFrames: Int) {
+        var logFrames: Int32 = 0
+        var copiedFrames: Int32 = 0
+        let code = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copiedFrames)
+        guard code == SQLITE_OK else { throw StoreError.sqlite(code: code, message: lastErrorMessage) }
+        return (Int(logFrames), Int(copiedFrames))
+    }
+
     /// Runs one or more SQL statements that return no rows.
     func execute(_ sql: String) throws(StoreError) {
         var errorMessage: UnsafeMutablePointer<CChar>?
