@@ -41,7 +41,7 @@ final class Checkpointer: Sendable {
         self.connection = Mutex(connection)
     }
 
-    /// Checkpoints run so far (for tests and diagnostics).
+    /// Background checkpoints so far that found pages to copy (for tests and diagnostics).
     var completed: Int { checkpoints.load(ordering: .relaxed) }
     /// Checkpoints the writer ran itself that copied the whole log, so far.
     var caughtUp: Int { catchUps.load(ordering: .relaxed) }
@@ -77,7 +77,7 @@ final class Checkpointer: Sendable {
         queue.async { [self] in
             defer { running.store(false, ordering: .releasing) }
             // SQLITE_BUSY (another checkpoint is running) leaves the work to the next one.
-            if (try? connection.withLock({ try $0.checkpointPassively() })) != nil {
+            if let result = try? connection.withLock({ try $0.checkpointPassively() }), result.copiedFrames > 0 {
                 checkpoints.add(1, ordering: .relaxed)
             }
         }

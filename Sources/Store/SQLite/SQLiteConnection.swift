@@ -56,11 +56,14 @@ final class SQLiteConnection {
     /// or writers (a passive checkpoint); returns the frames in the log and how many of them are
     /// copied now (all of them: the next write starts the log over).
     func checkpointPassively() throws(StoreError) -> (logFrames: Int, copiedFrames: Int) {
-        var logFrames: Int32 = 0
-        var copiedFrames: Int32 = 0
-        let code = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copiedFrames)
-        guard code == SQLITE_OK else { throw StoreError.sqlite(code: code, message: lastErrorMessage) }
-        return (Int(logFrames), Int(copiedFrames))
+        // The pragma rather than `sqlite3_wal_checkpoint_v2`: on a connection that has not read the
+        // database yet (the checkpointer's), the function finds no log and does nothing, where the
+        // pragma opens the database first.
+        let statement = try prepare("PRAGMA wal_checkpoint(PASSIVE)")
+        defer { statement.reset() }
+        guard try statement.step() else { return (0, 0) }
+        guard statement.int(0) == 0 else { throw StoreError.sqlite(code: SQLITE_BUSY, message: "another checkpoint is running") }
+        return (statement.int(1), statement.int(2))
     }
 
     /// Runs one or more SQL statements that return no rows.
