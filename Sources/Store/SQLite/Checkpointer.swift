@@ -55,7 +55,8 @@ final class Checkpointer: Sendable {
     }
 
     /// Copies the whole log into the database on `writer`, the writer connection, if it has grown to
-    /// `catchUpThreshold`: called by the writer thread between batches, before `checkpointIfNeeded`
+    /// `catchUpThreshold`: called after each batch of writes (or synchronous write), under the writer
+    /// connection's lock so that no write comes in between, before `checkpointIfNeeded`
     /// (which starts no more background checkpoints from there on). Whatever it could not copy or
     /// restart (a background checkpoint still finishing, a reader still on older pages) the writer
     /// tries again after its next batch, until the log has started over.

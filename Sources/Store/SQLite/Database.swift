@@ -68,8 +68,7 @@ final class Database: Sendable {
     func writeNow<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         let result = try writeWithoutFlush(body)
         if let error = Self.flushLog(at: path + "-wal") { throw error }
-        writer.withLock { checkpointer.catchUp(on: $0) }
-        checkpointer.checkpointIfNeeded()
+        checkpointAfterWrites()
         return result
     }
 
@@ -77,6 +76,13 @@ final class Database: Sendable {
         try writer.withLock { connection in
             try connection.transaction { try body(connection) }
         }
+    }
+
+    /// After writes are on disk and acknowledged: the writer finishes a checkpoint itself if the log
+    /// has grown too long, else one starts in the background if the log is past its threshold.
+    private func checkpointAfterWrites() {
+        writer.withLock { checkpointer.catchUp(on: $0) }
+        checkpointer.checkpointIfNeeded()
     }
 
     /// Flushes the write-ahead log to disk, with every commit in it.
@@ -165,8 +171,7 @@ final class Database: Sendable {
         }
         let flushError = Self.flushLog(at: path + "-wal")
         for (finish, commitError) in finishers { finish(commitError ?? flushError) }
-        writer.withLock { checkpointer.catchUp(on: $0) }
-        checkpointer.checkpointIfNeeded()
+        checkpointAfterWrites()
     }
 
     /// Runs `body` on a reader connection. Reads take microseconds, so they run on the calling
