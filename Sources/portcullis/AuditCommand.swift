@@ -68,7 +68,7 @@ struct AuditCommand: AsyncParsableCommand {
             let store = try openStore(dataOptions)
             let userID = try await user.asyncMap { try await resolveUser($0, store: store) }
             let query = AuditQuery(
-                since: try since.map(parseTime), until: try until.map(parseTime), userID: userID, action: action, afterSeq: after, limit: limit)
+                since: try since.map(parseTime), until: try until.map(parseWindowEnd), userID: userID, action: action, afterSeq: after, limit: limit)
             let records = try await store.auditRecords(query)
             if json {
                 for record in records { print(AuditDocuments.record(record).jsonText) }
@@ -128,7 +128,7 @@ struct AuditCommand: AsyncParsableCommand {
                 rows = try await history.whoCouldReach(target, at: try parseTime(at ?? "now"))
             } else if let user, let from {
                 let userID = try await resolveUser(user, store: store)
-                rows = try await history.userAccess(userID: userID, from: try parseTime(from), until: try parseTime(until ?? "now"))
+                rows = try await history.userAccess(userID: userID, from: try parseTime(from), until: try parseWindowEnd(until ?? "now"))
             } else {
                 throw ExitCode.validationFailure
             }
@@ -170,7 +170,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try openStore(dataOptions)
-            let report = try await AuditReport.build(store: store, from: try parseTime(from), until: try parseTime(until))
+            let report = try await AuditReport.build(store: store, from: try parseTime(from), until: try parseWindowEnd(until))
             switch format {
             case "json": print(AuditDocuments.report(report).jsonText)
             case "csv": print(AuditDocuments.reportCSV(report), terminator: "")
@@ -211,6 +211,13 @@ func parseTime(_ text: String) throws -> Int64 {
         throw ValidationError("'\(text)' is not a time; write e.g. 2027-03-01T09:00:00Z")
     }
     return milliseconds
+}
+
+/// The end of a window, which holds what happened before it: `now` ends after the present
+/// millisecond, so that what was recorded in it is in.
+func parseWindowEnd(_ text: String) throws -> Int64 {
+    let time = try parseTime(text)
+    return text.lowercased() == "now" ? time + 1 : time
 }
 
 /// The id of a user given by userName or id, deleted users included (through the audit log).

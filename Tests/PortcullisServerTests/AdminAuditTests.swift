@@ -83,6 +83,22 @@ struct AdminAuditTests {
         }
     }
 
+    /// A window's end is exclusive, so a report without `until` must end after the present
+    /// millisecond: a user deleted in the same millisecond as the request is still a leaver.
+    @Test func aReportWithoutUntilHoldsWhatHappenedThisMillisecond() async throws {
+        try await withServer { client, store, admin in
+            var missed: [Int] = []
+            for round in 0..<200 {
+                let user = try await store.create(.user, attributes: ResourceNormalizer(.user).normalize(["userName": .string("u\(round)")]))
+                try await store.delete(.user, id: user.id)
+                let report = try await get(client, "/api/v1/audit/report?from=2020-01-01T00:00:00Z", token: admin)
+                let leavers = report.json.objectValue?["leavers"]?.arrayValue ?? []
+                if leavers.count != round + 1 { missed.append(round) }
+            }
+            #expect(missed.isEmpty, "rounds whose deletion the report missed: \(missed)")
+        }
+    }
+
     @Test func reportsInEachFormat() async throws {
         try await withServer { client, store, admin in
             let user = try await store.create(.user, attributes: ResourceNormalizer(.user).normalize(["userName": "ada"]))

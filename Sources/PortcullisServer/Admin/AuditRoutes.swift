@@ -42,7 +42,7 @@ struct AuditRoutes {
         case (nil, let user?):
             guard let from = try Self.time(parameters, "from") else { throw APIErrorResponse(.badRequest, "'user' needs 'from' (RFC 3339)") }
             let id = try await userID(user) ?? user
-            rows = try await history.userAccess(userID: id, from: from, until: try Self.time(parameters, "until") ?? Reconciler.now())
+            rows = try await history.userAccess(userID: id, from: from, until: try Self.windowEnd(parameters))
         default:
             throw APIErrorResponse(.badRequest, "Give either 'to' (with 'at') or 'user' (with 'from' and 'until')")
         }
@@ -57,7 +57,7 @@ struct AuditRoutes {
     private func report(_ request: Request) async throws -> Response {
         let parameters = Self.parameters(request)
         guard let from = try Self.time(parameters, "from") else { throw APIErrorResponse(.badRequest, "'from' is required (RFC 3339)") }
-        let report = try await AuditReport.build(store: store, from: from, until: try Self.time(parameters, "until") ?? Reconciler.now())
+        let report = try await AuditReport.build(store: store, from: from, until: try Self.windowEnd(parameters))
         switch parameters["format"] ?? "json" {
         case "json": return APIResponse.json(AuditDocuments.report(report))
         case "csv":
@@ -88,6 +88,12 @@ struct AuditRoutes {
             throw APIErrorResponse(.badRequest, "'\(name)' must be an RFC 3339 time such as 2027-03-01T09:00:00Z, not '\(text)'")
         }
         return value
+    }
+
+    /// `until`, or else the end of the present millisecond: windows end before `until`, and
+    /// without one they hold everything recorded so far, this millisecond's records included.
+    private static func windowEnd(_ parameters: [String: String]) throws -> Int64 {
+        try time(parameters, "until") ?? Reconciler.now() + 1
     }
 
     private static func integer(_ parameters: [String: String], _ name: String) throws -> Int64? {
