@@ -11,8 +11,8 @@ extension Store {
         let stored = Self.storedAttributes(attributes)
         let userAudit = kind == .user ? Self.auditDetailsText(Self.changeDetails(before: nil, after: attributes), actor: actor) : nil
         return try await database.write { connection in
-            let id = Self.newIdentifier()
             let now = Self.now()
+            let id = Self.newIdentifier(at: now)
             var resource = Resource(kind: kind, id: id, attributes: attributes, created: now, lastModified: now, version: 1)
             resource.attributes = try Self.checkedMembers(of: resource, connection: connection)
             try Self.insert(resource, stored: stored, connection: connection)

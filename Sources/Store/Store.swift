@@ -38,16 +38,21 @@ public final class Store: Sendable {
         Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
 
-    /// A random (version 4) UUID in lowercase, from the system's secure generator (`getrandom`),
-    /// without the file opened per call that Foundation's `UUID()` costs on Linux.
-    static func newIdentifier() -> String {
+    /// A time-ordered (version 7, RFC 9562) UUID in lowercase: the millisecond `at` in the first 48
+    /// bits, then 74 bits from the system's secure generator (`getrandom`, without the file opened
+    /// per call that Foundation's `UUID()` costs on Linux). Ids made one after another sort together,
+    /// so inserting one touches the last leaf of the id indexes (the table's and the audit log's),
+    /// not a random one: fewer pages written per create and fewer copied by the next checkpoint.
+    static func newIdentifier(at milliseconds: Int64 = now()) -> String {
         var generator = SystemRandomNumberGenerator()
         var bytes = [UInt8](repeating: 0, count: 16)
         bytes.withUnsafeMutableBytes { buffer in
             buffer.storeBytes(of: generator.next() as UInt64, toByteOffset: 0, as: UInt64.self)
             buffer.storeBytes(of: generator.next() as UInt64, toByteOffset: 8, as: UInt64.self)
         }
-        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        let stamp = UInt64(clamping: milliseconds)
+        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: stamp >> UInt64(40 - 8 * index)) }
+        bytes[6] = (bytes[6] & 0x0F) | 0x70
         bytes[8] = (bytes[8] & 0x3F) | 0x80
         // 8-4-4-4-12 lowercase hex digits, written in place.
         return String(unsafeUninitializedCapacity: 36) { text in

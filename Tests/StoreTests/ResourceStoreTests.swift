@@ -115,12 +115,31 @@ struct ResourceStoreTests {
 }
 
 struct IdentifierTests {
-    @Test func identifiersAreRandomVersion4UUIDsInLowercase() {
+    @Test func identifiersAreVersion7UUIDsInLowercase() {
         let identifiers = (0..<1000).map { _ in Store.newIdentifier() }
         #expect(Set(identifiers).count == 1000)
         for identifier in identifiers {
-            #expect(identifier.range(of: "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", options: .regularExpression) != nil)
+            #expect(identifier.range(of: "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", options: .regularExpression) != nil)
             #expect(UUID(uuidString: identifier) != nil)
         }
+    }
+
+    @Test(arguments: [Int64(0), 1, 1_798_761_600_000, 0xFFFF_FFFF_FFFF])
+    func theFirst48BitsAreTheMillisecond(milliseconds: Int64) throws {
+        let identifier = Store.newIdentifier(at: milliseconds)
+        let hex = identifier.replacingOccurrences(of: "-", with: "")
+        #expect(try #require(UInt64(hex.prefix(12), radix: 16)) == UInt64(milliseconds))
+    }
+
+    @Test func laterIdentifiersSortAfterEarlierOnes() {
+        let identifiers = (Int64(1_798_761_600_000)..<1_798_761_600_200).map { Store.newIdentifier(at: $0) }
+        #expect(identifiers == identifiers.sorted())
+    }
+
+    @Test func aCreatedResourcesIdCarriesItsCreationTime() async throws {
+        let temporary = try TemporaryStore()
+        let user = try await temporary.createUser(#"{"userName": "ada@example.com"}"#)
+        let hex = user.id.replacingOccurrences(of: "-", with: "")
+        #expect(UInt64(hex.prefix(12), radix: 16) == UInt64(user.created))
     }
 }
