@@ -35,7 +35,7 @@ public struct FilterParser {
         guard parser.token != .end else { throw FilterError("Empty filter", position: 1) }
         let filter = try parser.parseOr(insideValuePath: false)
         guard parser.token == .end else {
-            throw FilterError("Unexpected \(parser.describe(parser.token)), expected 'and', 'or' or the end of the filter", position: parser.tokenStart)
+            throw FilterError("Expected 'and', 'or' or the end of the filter, found \(parser.describe(parser.token))", position: parser.tokenStart)
         }
         return filter
     }
@@ -85,7 +85,7 @@ public struct FilterParser {
         try advance()
         let inner = try parseOr(insideValuePath: insideValuePath)
         guard token == .closeParen else {
-            throw FilterError("Expected ')' to close the '(' at position \(open)", position: tokenStart)
+            throw FilterError("Expected ')' to close the '(' opened at position \(open), found \(describe(token))", position: tokenStart)
         }
         depth -= 1
         try advance()
@@ -110,7 +110,7 @@ public struct FilterParser {
             try advance()
             let inner = try parseOr(insideValuePath: true)
             guard token == .closeBracket else {
-                throw FilterError("Expected ']' to close the '[' at position \(open)", position: tokenStart)
+                throw FilterError("Expected ']' to close the '[' opened at position \(open), found \(describe(token))", position: tokenStart)
             }
             depth -= 1
             try advance()
