@@ -51,14 +51,14 @@ extension JSON {
 
     private static func writeString(_ string: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
-        // Most strings need no escaping: copy them whole, scanning their bytes in place.
+        // Most strings need no escaping: copy them whole, scanning their bytes in place. A string
+        // without contiguous UTF-8 (none that Swift made itself) takes the byte-by-byte path below.
         let copied = string.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
             for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
             output.append(contentsOf: bytes)
             return true
         }
-        if copied == true || (copied == nil && !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })) {
-            if copied == nil { output.append(contentsOf: string.utf8) }
+        if copied == true {
             output.append(UInt8(ascii: "\""))
             return
         }
