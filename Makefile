@@ -4,6 +4,7 @@ DATA ?= ./data
 POLICIES ?= ./policies
 LISTEN ?= 127.0.0.1:8080
 VENV := .build/check-venv
+RELEASE_BINARY ?= .build/release/portcullis
 
 .PHONY: run build test swift-tests policy-checks conformance bench-scim bench-policy bench-revocation bench-audit clean
 
@@ -11,9 +12,10 @@ VENV := .build/check-venv
 # --dry-run and writes what it would apply under $(DATA)/dry-run.
 run:
 	@scripts/system-packages.sh run
+	@[ -x $(RELEASE_BINARY) ] || echo "Building Portcullis in release mode; the first build takes several minutes (about 5 on 2 cores), later ones seconds."
 	$(SWIFT) build -c release --product portcullis
 	@if [ "$$(id -u)" -ne 0 ]; then echo "Not root: running with --dry-run (the gateway configuration goes to $(DATA)/dry-run, the kernel is not changed)."; fi
-	.build/release/portcullis serve --data $(DATA) --policies $(POLICIES) --listen $(LISTEN) $$([ "$$(id -u)" -ne 0 ] && echo --dry-run)
+	$(RELEASE_BINARY) serve --data $(DATA) --policies $(POLICIES) --listen $(LISTEN) $$([ "$$(id -u)" -ne 0 ] && echo --dry-run)
 
 build:
 	$(SWIFT) build
