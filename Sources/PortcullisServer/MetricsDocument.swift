@@ -14,6 +14,9 @@ enum MetricsDocument {
             metric("portcullis_pending_revocations", "gauge", "Revocations queued until the gateway accepts them.", Double(metrics.pendingRevocations))
             metric("portcullis_drift_repairs_total", "counter", "Times the gateway differed from the desired state and was repaired.", Double(metrics.driftRepairs))
             metric("portcullis_synchronizations_total", "counter", "Full synchronisations of the gateway.", Double(metrics.synchronizations))
+            metric(
+                "portcullis_background_failures_total", "counter", "Failures of background work (policy changes, retries, drift checks, watchdog).",
+                Double(metrics.backgroundFailures))
             metric("portcullis_peers", "gauge", "WireGuard peers applied to the gateway.", Double(metrics.peers))
             metric("portcullis_last_synchronization_milliseconds", "gauge", "Duration of the last full synchronisation.", metrics.lastSynchronizationMilliseconds)
             metric("portcullis_gateway_ready", "gauge", "1 when the gateway is in the desired state.", reconciler.isReady ? 1 : 0)

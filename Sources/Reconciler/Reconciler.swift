@@ -30,6 +30,9 @@ public final class Reconciler: Service, Sendable {
         public var revocationFailures = 0
         public var driftRepairs = 0
         public var synchronizations = 0
+        /// Failures of background work (start-up, policy changes, database watch, retries, watchdog,
+        /// drift checks, key expiry); each also makes the reconciler not ready until a later success.
+        public var backgroundFailures = 0
         /// Peers applied to the gateway.
         public var peers = 0
         public var pendingRevocations = 0
@@ -191,8 +194,13 @@ public final class Reconciler: Service, Sendable {
                 // What is on the gateway is now unknown: the next synchronisation reads it.
                 state.appliedFirewall = nil
             }
-            try? await store.enqueueRevocations(publicKeys: Array(Set(keys)), reason: "\(error)")
-            await refreshPendingCount()
+            do {
+                try await store.enqueueRevocations(publicKeys: Array(Set(keys)), reason: "\(error)")
+                try await refreshPendingCount()
+            } catch {
+                // Not ready already; the retry loop's synchronisation compares with the live gateway anyway.
+                logger.critical("could not queue the revocation durably", metadata: ["keys": "\(keys.count)", "error": "\(error)"])
+            }
             return false
         }
     }
@@ -312,7 +320,7 @@ public final class Reconciler: Service, Sendable {
             // The live gateway now equals the desired state: nothing queued is still to revoke.
             let pending = try await store.pendingRevocations()
             try await store.clearRevocations(publicKeys: pending.map(\.publicKey))
-            await refreshPendingCount()
+            try await refreshPendingCount()
         }
         logger.info(
             "synchronized gateway",
@@ -454,17 +462,12 @@ public final class Reconciler: Service, Sendable {
     }
 
     private func runLoops() async {
-        do {
-            try await synchronize(readingGateway: true, reason: "start-up")
-        } catch {
-            logger.error("start-up synchronisation failed; retrying", metadata: ["error": "\(error)"])
-            markUnhealthy()
-        }
-        await refreshPendingCount()
+        await synchronizeInBackground(readingGateway: true, reason: "start-up")
+        await backgroundStep("reading the revocation queue") { try await refreshPendingCount() }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 for await _ in policies.policyChanges() {
-                    try? await synchronize(readingGateway: false, reason: "policy change")
+                    await synchronizeInBackground(readingGateway: false, reason: "policy change")
                 }
             }
             group.addTask { [self] in await watchDatabase() }
@@ -479,38 +482,31 @@ public final class Reconciler: Service, Sendable {
 
     /// Called when a crashed `wireguard-go` came back empty: put every peer back.
     public func restorePeers() async {
-        do {
-            try await synchronize(readingGateway: true, reason: "wireguard-go restarted")
-        } catch {
-            logger.error("could not restore peers after a wireguard-go restart", metadata: ["error": "\(error)"])
-            markUnhealthy()
-        }
+        await synchronizeInBackground(readingGateway: true, reason: "wireguard-go restarted")
     }
 
     private func watchDatabase() async {
-        var last = (try? store.externalChangeCounter()) ?? 0
+        var last: Int?
         while !Task.isCancelled {
+            let changed = await backgroundStep("watching the database for changes by other processes") { () -> Bool in
+                let counter = try store.externalChangeCounter()
+                defer { last = counter }
+                return last.map { $0 != counter } ?? false
+            }
+            if changed == true {
+                await synchronizeInBackground(readingGateway: false, reason: "database changed by another process")
+            }
             try? await Task.sleep(for: .milliseconds(500))
-            guard let counter = try? store.externalChangeCounter(), counter != last else { continue }
-            last = counter
-            try? await synchronize(readingGateway: false, reason: "database changed by another process")
         }
     }
 
     private func retryLoop() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
-            await refreshPendingCount()
-            guard !isReady else { continue }
-            do {
-                let pending = state.withLock { $0.pending }
-                try await synchronize(readingGateway: true, reason: "retrying queued revocations")
-                if pending > 0 {
-                    logger.info("queued revocations applied", metadata: ["count": "\(pending)"])
-                }
-            } catch {
-                logger.error("gateway still unreachable; revocations stay queued", metadata: ["error": "\(error)"])
-                markUnhealthy()
+            guard await backgroundStep("reading the revocation queue", { try await refreshPendingCount() }) != nil, !isReady else { continue }
+            let pending = state.withLock { $0.pending }
+            if await synchronizeInBackground(readingGateway: true, reason: "retrying queued revocations"), pending > 0 {
+                logger.info("queued revocations applied", metadata: ["count": "\(pending)"])
             }
         }
     }
@@ -521,7 +517,9 @@ public final class Reconciler: Service, Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             let now = Self.now()
-            guard let users = try? await store.usersWithDevicesExpiring(after: lastCheck, upTo: now) else { continue }
+            let checked = lastCheck
+            guard let users = await backgroundStep("reading expired device keys", { try await store.usersWithDevicesExpiring(after: checked, upTo: now) })
+            else { continue }
             lastCheck = now
             if !users.isEmpty {
                 logger.info("device keys expired; revoking them", metadata: ["users": "\(users.count)"])
@@ -536,9 +534,11 @@ public final class Reconciler: Service, Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             guard let loaded = state.withLock({ $0.loadedStructure }) else { continue }
-            guard let live = try? await firewall.liveStructure(), live == loaded else {
+            let live = await backgroundStep("reading the nftables table") { try await firewall.liveStructure() }
+            // nil: the read failed; .some(nil): the table is gone.
+            guard case .some(.some(let current)) = live, current == loaded else {
                 logger.warning("the nftables table was changed or removed; restoring it")
-                try? await synchronize(readingGateway: true, reason: "firewall table changed")
+                await synchronizeInBackground(readingGateway: true, reason: "firewall table changed")
                 continue
             }
         }
@@ -548,19 +548,42 @@ public final class Reconciler: Service, Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(configuration.driftInterval))
             guard !Task.isCancelled else { return }
-            do {
-                try await synchronize(readingGateway: true, reason: "drift check")
-            } catch {
-                logger.error("drift check failed", metadata: ["error": "\(error)"])
-                markUnhealthy()
+            await synchronizeInBackground(readingGateway: true, reason: "drift check")
+        }
+    }
+
+    // MARK: Background failures
+
+    /// A synchronisation started by background work (not by a request, which gets its own answer).
+    /// - Returns: whether it succeeded.
+    @discardableResult
+    private func synchronizeInBackground(readingGateway: Bool, reason: String) async -> Bool {
+        await backgroundStep("synchronizing the gateway (\(reason))") {
+            try await synchronize(readingGateway: readingGateway, reason: reason)
+        } != nil
+    }
+
+    /// The one path every background loop's work goes through: a failure is logged with what was
+    /// being done, counted in ``Metrics/backgroundFailures``, and makes the reconciler not ready
+    /// (`/readyz` fails) until a synchronisation succeeds again; the retry loop tries every second.
+    /// - Returns: the work's result, or nil when it failed.
+    private func backgroundStep<Result>(_ work: String, _ body: () async throws -> Result) async -> Result? {
+        do {
+            return try await body()
+        } catch {
+            logger.error("background work failed; the gateway may differ from the desired state", metadata: ["work": "\(work)", "error": "\(error)"])
+            state.withLock { state in
+                state.metrics.backgroundFailures += 1
+                state.healthy = false
             }
+            return nil
         }
     }
 
     // MARK: Helpers
 
-    private func refreshPendingCount() async {
-        let count = (try? await store.pendingRevocations().count) ?? 0
+    private func refreshPendingCount() async throws {
+        let count = try await store.pendingRevocations().count
         state.withLock { state in
             state.pending = count
             state.metrics.pendingRevocations = count
