@@ -16,10 +16,22 @@ struct EnrollmentOptions: ParsableArguments {
     @Option(name: .customLong("webhook-url"), help: ArgumentHelp("Where enrollment announcements are POSTed, signed with HMAC-SHA256.", valueName: "url"))
     var webhookURL: String?
 
-    @Option(name: .customLong("webhook-secret-file"), help: ArgumentHelp("File holding the webhook signing secret (required with --webhook-url).", valueName: "file"))
+    @Option(
+        name: .customLong("webhook-secret-file"),
+        help: ArgumentHelp(
+            "File holding the webhook signing secret (default under systemd: the credential webhook-secret, see LoadCredential=).",
+            valueName: "file"))
     var webhookSecretFile: String?
 
-    static let settingNames = ["public-url", "enrollment-ttl", "auto-enroll", "webhook-url", "webhook-secret-file"]
+    @Flag(
+        name: .customLong("webhook-allow-http"), inversion: .prefixedNo,
+        help: "Allow an http:// --webhook-url (messages carry enrollment links: only for a receiver on a trusted network).")
+    var webhookAllowHTTP: Bool?
+
+    static let settingNames = ["public-url", "enrollment-ttl", "auto-enroll", "webhook-url", "webhook-secret-file", "webhook-allow-http"]
+
+    /// The credential systemd's `LoadCredential=webhook-secret:FILE` puts in `$CREDENTIALS_DIRECTORY`.
+    static let secretCredential = "webhook-secret"
 
     /// The settings: flag, else config file, else default.
     func settings(file: [String: String]) throws -> EnrollmentSettings {
@@ -41,8 +53,16 @@ struct EnrollmentOptions: ParsableArguments {
             guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
                 throw ValidationError("--webhook-url must be an http(s) URL, not '\(url)'")
             }
-            guard let path = webhookSecretFile ?? file["webhook-secret-file"] else {
-                throw ValidationError("--webhook-url needs --webhook-secret-file: receivers check the signature with that secret")
+            let allowHTTP = webhookAllowHTTP ?? file["webhook-allow-http"].map { ["true", "yes", "1"].contains($0.lowercased()) } ?? false
+            guard parsed.scheme == "https" || allowHTTP else {
+                throw ValidationError(
+                    "--webhook-url must be https://: messages carry enrollment links that give VPN access; "
+                        + "add --webhook-allow-http only for a receiver on a network you trust")
+            }
+            guard let path = webhookSecretFile ?? file["webhook-secret-file"] ?? Self.credentialPath() else {
+                throw ValidationError(
+                    "--webhook-url needs --webhook-secret-file (or, under systemd, LoadCredential=\(Self.secretCredential):FILE): "
+                        + "receivers check the signature with that secret")
             }
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw ValidationError("cannot read the webhook secret file \(path)")
@@ -61,5 +81,12 @@ struct EnrollmentOptions: ParsableArguments {
             throw ValidationError("--auto-enroll needs --public-url, the address users open links at")
         }
         return settings
+    }
+
+    /// `$CREDENTIALS_DIRECTORY/webhook-secret` when systemd passed that credential.
+    private static func credentialPath() -> String? {
+        guard let directory = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else { return nil }
+        let path = directory + "/" + secretCredential
+        return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 }

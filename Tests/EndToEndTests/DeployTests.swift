@@ -50,6 +50,22 @@ struct DeployTests {
         #expect(result.output.isEmpty, "no warning either: \(result.output)")
     }
 
+    /// The webhook drop-in passes the secret as a credential named as `serve` expects it.
+    @Test(.enabled(if: tool("systemd-analyze") != nil, "needs systemd-analyze (Debian package systemd)"))
+    func systemdAcceptsTheWebhookDropIn() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let unit = try Self.unitCopy(in: folder)
+        let dropIns = folder.appendingPathComponent("portcullis.service.d")
+        try FileManager.default.createDirectory(at: dropIns, withIntermediateDirectories: true)
+        let dropIn = try String(contentsOf: Self.deploy.appendingPathComponent("portcullis.service.d/webhook.conf"), encoding: .utf8)
+        try dropIn.write(to: dropIns.appendingPathComponent("webhook.conf"), atomically: true, encoding: .utf8)
+        #expect(dropIn.contains("\nLoadCredential=webhook-secret:/etc/portcullis/webhook-secret\n"))
+        let result = try NewcomerPathTests.run(["systemd-analyze", "verify", unit.path])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.isEmpty, "no warning either: \(result.output)")
+    }
+
     @Test(.enabled(if: tool("systemd-analyze") != nil, "needs systemd-analyze (Debian package systemd)"))
     func theUnitIsHardened() throws {
         let folder = try Self.temporaryFolder()

@@ -16,7 +16,7 @@ import Testing
 struct WebhookTests {
     static let secret = Array("test webhook secret".utf8)
 
-    @Test func aDeliveryIsSignedOverTheTimestampAndTheBody() async throws {
+    @Test func aDeliveryIsSignedOverTheTimestampTheDeliveryIDAndTheBody() async throws {
         try await WebhookReceiver.run { receiver in
             try await GatewayTestServer.run { server in
                 let payload = #"{"event":"user.provisioned","user":{"id":"42"},"note":"naïve ✓"}"#
@@ -39,13 +39,67 @@ struct WebhookTests {
                 let timestamp = try #require(request.header("X-Portcullis-Timestamp").flatMap { Int64($0) })
                 #expect((before...after).contains(timestamp))
                 let signature = try #require(request.header("X-Portcullis-Signature"))
-                #expect(signature == expectedSignature(body: request.body, timestamp: timestamp, secret: Self.secret))
-                #expect(signature != expectedSignature(body: request.body, timestamp: timestamp, secret: Array("other".utf8)))
-                #expect(signature != expectedSignature(body: request.body, timestamp: timestamp + 1, secret: Self.secret))
+                #expect(signature == expectedSignature(body: request.body, timestamp: timestamp, delivery: queued.id, secret: Self.secret))
+                #expect(signature != expectedSignature(body: request.body, timestamp: timestamp, delivery: queued.id, secret: Array("other".utf8)))
+                #expect(signature != expectedSignature(body: request.body, timestamp: timestamp + 1, delivery: queued.id, secret: Self.secret))
+                // A replayed body under another delivery id does not carry a valid signature.
+                #expect(signature != expectedSignature(body: request.body, timestamp: timestamp, delivery: queued.id + "0", secret: Self.secret))
 
                 #expect(try await server.store.nextWebhookAttempt() == nil, "a delivered message leaves the queue")
                 #expect(await sender.deliverDue() == 0)
                 #expect(await receiver.requests.count == 1)
+            }
+        }
+    }
+
+    /// docs/webhooks.md's receiver check, run on a real delivery: new once, then a duplicate; an
+    /// altered body, another delivery id or a stale timestamp are invalid.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "needs python3"))
+    func theDocumentedReceiverCheckAcceptsADeliveryOnceAndRefusesReplays() async throws {
+        let guide = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/webhooks.md")
+        let text = try String(contentsOf: guide, encoding: .utf8)
+        let start = try #require(text.range(of: "```python\n"))
+        let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
+        let function = String(text[start.upperBound..<end.lowerBound])
+
+        try await WebhookReceiver.run { receiver in
+            try await GatewayTestServer.run { server in
+                try await server.store.enqueueWebhook(event: "user.provisioned", payload: #"{"event":"user.provisioned","n":"ü"}"#)
+                let sender = WebhookSender(store: server.store, url: receiver.url, secret: Self.secret, logger: GatewayTestServer.logger)
+                #expect(await sender.deliverDue() == 1)
+                let request = try #require(await receiver.requests.first)
+                let headers = ["X-Portcullis-Timestamp", "X-Portcullis-Delivery", "X-Portcullis-Signature"].map { name in
+                    "\"\(name)\": \"\(request.header(name) ?? "")\""
+                }.joined(separator: ", ")
+                let script = function + """
+
+                    import sys
+                    headers = {\(headers)}
+                    body = sys.stdin.buffer.read()
+                    secret = b"\(String(decoding: Self.secret, as: UTF8.self))"
+                    seen = set()
+                    print(check_portcullis_webhook(headers, body, secret, seen))
+                    print(check_portcullis_webhook(headers, body, secret, seen))
+                    print(check_portcullis_webhook(headers, body + b" ", secret, set()))
+                    print(check_portcullis_webhook(dict(headers, **{"X-Portcullis-Delivery": "other"}), body, secret, set()))
+                    print(check_portcullis_webhook(headers, body, secret, set(), now=int(headers["X-Portcullis-Timestamp"]) + 301))
+                    print(check_portcullis_webhook(headers, body, b"another secret of some length", set()))
+                    """
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+                process.arguments = ["-c", script]
+                let input = Pipe()
+                let output = Pipe()
+                process.standardInput = input
+                process.standardOutput = output
+                try process.run()
+                input.fileHandleForWriting.write(Data(request.body.utf8))
+                try input.fileHandleForWriting.close()
+                let answers = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                #expect(process.terminationStatus == 0)
+                #expect(answers.split(separator: "\n") == ["new", "duplicate", "invalid", "invalid", "invalid", "invalid"])
             }
         }
     }
@@ -87,7 +141,7 @@ struct WebhookTests {
                 #expect(Set(requests.compactMap { $0.header("X-Portcullis-Delivery") }) == [queued.id], "each retry is the same delivery")
                 for request in requests {
                     let timestamp = try #require(request.header("X-Portcullis-Timestamp").flatMap { Int64($0) })
-                    #expect(request.header("X-Portcullis-Signature") == expectedSignature(body: request.body, timestamp: timestamp, secret: Self.secret))
+                    #expect(request.header("X-Portcullis-Signature") == expectedSignature(body: request.body, timestamp: timestamp, delivery: queued.id, secret: Self.secret))
                 }
             }
         }
@@ -172,8 +226,8 @@ struct WebhookTests {
 }
 
 /// HMAC-SHA256 over `<timestamp>.<body>`, as a receiver checks it.
-private func expectedSignature(body: String, timestamp: Int64, secret: [UInt8]) -> String {
-    let code = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).\(body)".utf8), using: SymmetricKey(data: secret))
+private func expectedSignature(body: String, timestamp: Int64, delivery: String, secret: [UInt8]) -> String {
+    let code = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).\(delivery).\(body)".utf8), using: SymmetricKey(data: secret))
     return "sha256=" + code.map { String(format: "%02x", $0) }.joined()
 }
 

@@ -9,9 +9,11 @@ import FoundationNetworking
 #endif
 
 /// Delivers queued webhook messages: POST with the JSON body, signed with HMAC-SHA256 in
-/// `X-Portcullis-Signature: sha256=<hex>` (over `<timestamp>.<body>`, the timestamp in
-/// `X-Portcullis-Timestamp`), retried with exponential backoff (1 s doubling, at most 1 hour) until
-/// the receiver answers 2xx. Messages are kept in the database, so restarts lose none.
+/// `X-Portcullis-Signature: sha256=<hex>` over `<timestamp>.<delivery id>.<body>` (the timestamp in
+/// `X-Portcullis-Timestamp`, the id in `X-Portcullis-Delivery`), so a receiver can refuse replays:
+/// old timestamps, and ids it has seen. Retried with exponential backoff (1 s doubling, at most
+/// 1 hour) under the same delivery id until the receiver answers 2xx. Messages are kept in the
+/// database, so restarts lose none.
 public final class WebhookSender: Service, Sendable {
     private let store: Store
     private let url: URL
@@ -63,10 +65,10 @@ public final class WebhookSender: Service, Sendable {
         return min(Int64(1000) << exponent, 3_600_000)
     }
 
-    /// The signature header value for a body sent at `timestamp` (seconds since 1970).
-    public static func signature(body: String, timestamp: Int64, secret: [UInt8]) -> String {
+    /// The signature header value for delivery `deliveryID` of a body sent at `timestamp` (seconds since 1970).
+    public static func signature(body: String, timestamp: Int64, deliveryID: String, secret: [UInt8]) -> String {
         let key = SymmetricKey(data: secret)
-        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).\(body)".utf8), using: key)
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).\(deliveryID).\(body)".utf8), using: key)
         return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
     }
 
@@ -80,7 +82,7 @@ public final class WebhookSender: Service, Sendable {
         request.setValue(message.event, forHTTPHeaderField: "X-Portcullis-Event")
         request.setValue(message.id, forHTTPHeaderField: "X-Portcullis-Delivery")
         request.setValue(String(timestamp), forHTTPHeaderField: "X-Portcullis-Timestamp")
-        request.setValue(Self.signature(body: message.payload, timestamp: timestamp, secret: secret), forHTTPHeaderField: "X-Portcullis-Signature")
+        request.setValue(Self.signature(body: message.payload, timestamp: timestamp, deliveryID: message.id, secret: secret), forHTTPHeaderField: "X-Portcullis-Signature")
         let (_, response) = try await URLSession.shared.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (200..<300).contains(status) else { throw WebhookError(status: status) }
