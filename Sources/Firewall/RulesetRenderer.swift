@@ -5,9 +5,11 @@ public import Policy
 /// Layout (DESIGN.md): never a rule per user × destination. Per policy rule, a set of source
 /// addresses and sets of destinations; one nftables rule per policy rule and protocol kind matches
 /// `saddr @src daddr . l4proto . dport @dst`. Deny rules come first, so a deny beats every allow.
-/// Forward traffic from the tunnel is checked on every packet, so losing access also cuts open
-/// connections; only the return direction uses connection tracking. The table is replaced
-/// atomically in one transaction.
+/// Traffic from the tunnel is checked on every packet, so losing access also cuts open connections;
+/// only the return direction of forwarded traffic uses connection tracking. Both the `forward` hook
+/// (to other hosts) and the `input` hook (to the gateway's own addresses, tunnel and LAN alike) send
+/// it through the same chain, so a client reaches the gateway itself only where a policy names one of
+/// its addresses. The table is replaced atomically in one transaction.
 public enum RulesetRenderer {
     public static let tableName = "portcullis"
 
@@ -61,6 +63,11 @@ public enum RulesetRenderer {
             "        iifname \(interface) jump from_tunnel",
             "        oifname \(interface) ct state established,related accept",
             "        oifname \(interface) drop",
+            "    }",
+            // WireGuard's own UDP arrives on the physical interface, so this leaves the tunnel up.
+            "    chain input {",
+            "        type filter hook input priority filter; policy accept;",
+            "        iifname \(interface) jump from_tunnel",
             "    }",
             "    chain from_tunnel {",
         ]

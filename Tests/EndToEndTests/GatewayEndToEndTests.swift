@@ -107,6 +107,61 @@ struct GatewayEndToEndTests {
 
         #expect(server.stop() == 0)
     }
+
+    /// The gateway's own services, from the tunnel: only what a policy names. The echo server in the
+    /// gateway namespace listens on every address of the gateway: its tunnel address 10.100.0.1 and its
+    /// LAN addresses 10.40.0.1 and 10.30.0.1. The client's config routes everything (`--allowed-ips
+    /// full`, as a client may widen its own), and the client routes those addresses through the tunnel.
+    static let gatewayPolicy = """
+        resources:
+          gateway-echo: { hosts: [10.100.0.1/32], ports: [tcp/7000] }
+        rules:
+          - name: operators-reach-the-gateway-echo
+            groups: [Operators]
+            allow: [gateway-echo]
+        """
+
+    @Test func tunnelReachesTheGatewayItselfOnlyWhereAPolicyAllows() async throws {
+        let lab = try GatewayLab()
+        defer { lab.tearDown() }
+        try lab.startEchoServer(in: "gw")
+        let server = try lab.startPortcullis(policy: Self.gatewayPolicy)
+        let token = try #require(server.token)
+        let ada = try await lab.scim(server, "POST", "/Users", token: token, body: #"{"userName": "ada@example.com"}"#)
+        let adaID = try #require(ada.json["id"] as? String)
+        let group = try await lab.scim(
+            server, "POST", "/Groups", token: token, body: #"{"displayName": "Operators", "members": [{"value": "\#(adaID)"}]}"#)
+        let groupID = try #require(group.json["id"] as? String)
+        try lab.startClient(config: try lab.issueDevice(user: "ada@example.com"))
+        try lab.routeThroughTunnel("10.100.0.1/32")
+
+        // The policy names the gateway's tunnel address on tcp/7000: that answers.
+        var tunnelAddress: GatewayLab.LineProcess?
+        #expect(
+            try await lab.waitUntil(seconds: 20) {
+                tunnelAddress = try? lab.openTCP(to: "10.100.0.1")
+                return tunnelAddress?.firstLine == "connected"
+            }, "the gateway's tunnel address answers on the port the policy names")
+        #expect(try tunnelAddress?.send("hello") == "hello")
+        // No policy names the gateway's LAN addresses: they do not answer, though the same server listens there.
+        for lanAddress in ["10.40.0.1", "10.30.0.1"] {
+            #expect(try lab.openTCP(to: lanAddress).firstLine.hasPrefix("failed"), "the gateway's LAN address \(lanAddress) does not answer")
+        }
+
+        // Out of the group, no grant covers the gateway: the open connection stops, and no address answers.
+        let removal = try await lab.scim(
+            server, "PATCH", "/Groups/\(groupID)", token: token,
+            body: #"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "remove", "path": "members[value eq \"\#(adaID)\"]"}]}"#)
+        #expect(removal.status == 200)
+        #expect(try tunnelAddress?.send("still there?") == "timeout", "an open connection to the gateway loses the access with the group")
+        for address in ["10.100.0.1", "10.40.0.1"] {
+            #expect(try lab.openTCP(to: address).firstLine.hasPrefix("failed"), "the gateway's address \(address) does not answer")
+        }
+
+        #expect(server.stop() == 0)
+        // The table with its input chain lists back as it was loaded: the firewall watchdog never had to restore it.
+        #expect(!lab.logTail("portcullis").contains("restoring it"), "the watchdog saw a changed table: \(lab.logTail("portcullis"))")
+    }
 }
 
 /// The namespaces, processes and files of one gateway test, all removed by `tearDown()`.
@@ -182,9 +237,14 @@ final class GatewayLab {
 
     func startEchoServers() throws {
         for host in ["ok", "no"] {
-            let process = try spawn(namespace: "\(prefix)-\(host)", ["python3", Self.scriptFolder.appendingPathComponent("echo_server.py").path, "7000"])
-            _ = try readLine(process, timeout: 5)
+            try startEchoServer(in: host)
         }
+    }
+
+    /// An echo server on port 7000 of every address of one namespace of the lab (`gw`, `ok`, `no`).
+    func startEchoServer(in host: String) throws {
+        let process = try spawn(namespace: "\(prefix)-\(host)", ["python3", Self.scriptFolder.appendingPathComponent("echo_server.py").path, "7000"])
+        _ = try readLine(process, timeout: 5)
     }
 
     func startPortcullis(policy: String) throws -> Server {
@@ -245,6 +305,11 @@ final class GatewayLab {
         for network in ["10.40.0.0/24", "10.30.0.0/24"] {
             try run("ip", ["netns", "exec", "\(prefix)-client", "ip", "route", "add", network, "dev", interface])
         }
+    }
+
+    /// Routes one more network from the client namespace through its tunnel, as a client may.
+    func routeThroughTunnel(_ network: String) throws {
+        try run("ip", ["netns", "exec", "\(prefix)-client", "ip", "route", "add", network, "dev", "\(prefix)c"])
     }
 
     /// One ping from the client namespace, waiting at most a second.

@@ -105,6 +105,14 @@ struct NFTablesNamespaceTests {
             #expect(NFTablesListing.sources(loaded) == expected)
             let structure = NFTablesListing.structure(loaded)
             #expect(structure.contains(#""name":"from_tunnel""#))
+            // Both hooks, and both send what comes from the tunnel to the per-rule checks.
+            for hook in ["forward", "input"] {
+                let chain = Self.chain(loaded, named: hook)
+                #expect(chain?["hook"] as? String == hook)
+                #expect(chain?["policy"] as? String == "accept")
+                #expect(Self.chainRules(loaded, chain: hook).first == "jump")
+            }
+            #expect(Self.chainRules(loaded, chain: "input").count == 1)
             #expect(structure.split(separator: "\n").filter { $0.hasPrefix("set ") }.count == Self.setCount(golden))
 
             // A second load replaces the table (the `table`/`delete table` preamble).
@@ -165,6 +173,11 @@ struct NFTablesNamespaceTests {
         }
     }
 
+    /// A chain's own entry in a JSON listing (type, hook, priority, policy).
+    static func chain(_ listing: [String: Any], named name: String) -> [String: Any]? {
+        (listing["nftables"] as? [[String: Any]] ?? []).lazy.compactMap { $0["chain"] as? [String: Any] }.first { $0["name"] as? String == name }
+    }
+
     /// A chain's rules from a JSON listing, in listing order: "<source set> <verdict>" (only the
     /// verdict for a rule without a source set).
     static func chainRules(_ listing: [String: Any], chain: String) -> [String] {
@@ -197,6 +210,14 @@ struct NFTablesNamespaceTests {
             try await namespace.nft(script: try testCase.golden())
             #expect(NFTablesListing.structure(try await namespace.listTable()) == structure)
             try await namespace.nft(script: "add element inet portcullis a1_ports4 { 10.30.0.0/24 . tcp . 5432 }\n")
+            #expect(NFTablesListing.structure(try await namespace.listTable()) != structure)
+
+            // Opening the gateway itself to the tunnel, by an accept before the jump or by emptying the input chain.
+            try await namespace.nft(script: try testCase.golden())
+            try await namespace.nft(script: "insert rule inet portcullis input iifname \"wg0\" tcp dport 22 accept\n")
+            #expect(NFTablesListing.structure(try await namespace.listTable()) != structure)
+            try await namespace.nft(script: try testCase.golden())
+            try await namespace.nft(script: "flush chain inet portcullis input\n")
             #expect(NFTablesListing.structure(try await namespace.listTable()) != structure)
         }
     }

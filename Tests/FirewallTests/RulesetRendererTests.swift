@@ -27,8 +27,24 @@ struct RulesetRendererTests {
     @Test("the interface name is quoted and stripped of anything but letters, digits, '-', '_' and '.'")
     func interfaceNameIsSanitized() {
         let rendered = RulesetRenderer.render(FirewallState(interfaceName: "wg0\"; flush ruleset; \"x", rules: []))
-        #expect(rendered.contains("        iifname \"wg0flushrulesetx\" jump from_tunnel\n"))
+        #expect(Self.chainRules(rendered, chain: "forward").contains("iifname \"wg0flushrulesetx\" jump from_tunnel"))
+        #expect(Self.chainRules(rendered, chain: "input").contains("iifname \"wg0flushrulesetx\" jump from_tunnel"))
         #expect(!rendered.contains("flush ruleset"))
+    }
+
+    @Test("the input hook sends what the tunnel sends the gateway itself through the same checks, and nothing else", arguments: GoldenCase.all)
+    func inputHookChecksTunnelTraffic(testCase: GoldenCase) throws {
+        let rendered = RulesetRenderer.render(try testCase.state())
+        let interface = "\"\(testCase.interfaceName)\""
+        // Only packets from the tunnel are checked: WireGuard's own UDP arrives on another interface.
+        #expect(
+            Self.chainRules(rendered, chain: "input") == [
+                "type filter hook input priority filter; policy accept;",
+                "iifname \(interface) jump from_tunnel",
+            ])
+        // The chain both hooks jump to ends in drop, so the gateway is closed unless a rule names it.
+        #expect(Self.chainRules(rendered).last == "drop")
+        #expect(Self.chainRules(rendered, chain: "forward").first { $0.hasPrefix("iifname") } == "iifname \(interface) jump from_tunnel")
     }
 
     @Test("a rule without grants still gets its source sets, and no nftables rule", arguments: [FirewallRule.Verdict.accept, .drop])
@@ -208,10 +224,10 @@ struct RulesetRendererTests {
         #expect(names.destination(.v6, "icmp") == "a42_icmp6")
     }
 
-    /// The rules of chain `from_tunnel`, in order, without indentation.
-    static func chainRules(_ ruleset: String) -> [String] {
+    /// The lines of a chain (by default `from_tunnel`), in order, without indentation.
+    static func chainRules(_ ruleset: String, chain: String = "from_tunnel") -> [String] {
         let lines = ruleset.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard let start = lines.firstIndex(of: "    chain from_tunnel {") else { return [] }
+        guard let start = lines.firstIndex(of: "    chain \(chain) {") else { return [] }
         return lines[(start + 1)...].prefix { $0 != "    }" }.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
