@@ -56,6 +56,12 @@ extension Store {
         return (secret, enrollment)
     }
 
+    /// A short name for the link whose secret is `secret`, for logs: the first 8 hex digits of the hash
+    /// the store keeps. Lines of one link share it; it does not let anyone use the link.
+    public static func enrollmentFingerprint(secret: String) -> String {
+        hash(secret).prefix(4).map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
+    }
+
     /// The link whose secret is `secret`, used or not, or nil.
     public func enrollment(secret: String) async throws -> Enrollment? {
         let hash = Self.hash(secret)
