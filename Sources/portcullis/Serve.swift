@@ -55,6 +55,7 @@ struct Serve: AsyncParsableCommand {
         _ = try gateway.gatewayConfiguration(file: file, dryRun: false)
         _ = try gateway.allowedIPsMode(file: file)
         _ = try enrollment.settings(file: file)
+        _ = try gateway.defaultKeyLifetime(file: file)
         if let text = auditRetention ?? file["audit-retention"], DurationText.milliseconds(text) == nil {
             throw ValidationError("--audit-retention must be a duration such as 400d, not '\(text)'")
         }
@@ -103,6 +104,7 @@ struct Serve: AsyncParsableCommand {
 
         var issuer = DeviceIssuer(store: store, configuration: gatewayConfiguration, gatewayPublicKey: gatewayKey.publicKey)
         issuer.allowedIPsMode = try gateway.allowedIPsMode(file: file)
+        issuer.defaultKeyLifetime = try gateway.defaultKeyLifetime(file: file)
         let devices = DeviceService(store: store, reconciler: reconciler, issuer: issuer) { policyService.current?.policy }
         let enrollments = EnrollmentService(store: store, settings: try enrollment.settings(file: file), devices: devices)
 

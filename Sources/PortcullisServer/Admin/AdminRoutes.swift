@@ -72,6 +72,8 @@ struct AdminRoutes {
                 return APIResponse.json(["url": .string(link.url), "expiresAt": .string(SCIMDateTime.format(link.expires))], status: .created)
             } catch DeviceError.unknownUser(let id) {
                 throw APIErrorResponse(.notFound, "No user \(id)")
+            } catch let error as EnrollmentLifetimeError {
+                throw APIErrorResponse(.badRequest, "'ttl' is too long: \(error)")
             }
         }
         AuditRoutes(store: store).register(on: group)
