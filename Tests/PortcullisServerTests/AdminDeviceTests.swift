@@ -296,6 +296,26 @@ struct AdminDeviceTests {
         }
     }
 
+    @Test func answersThatCarryAConfigAreNeverCached() async throws {
+        try await GatewayTestServer.run { server in
+            let user = try await server.createUser("ada")
+            let issued = try await server.api(.post, "/users/\(user)/devices", ["name": "laptop", "presharedKey": true])
+            #expect(issued.status == .created, "\(issued.text)")
+            #expect(configValue(issued.json.field("config")?.stringValue ?? "", "PrivateKey") != nil)
+            #expect(issued.headers[.cacheControl] == "no-store", "a generated private key must not stay in a cache")
+            let ownKey = try await server.api(
+                .post, "/users/\(user)/devices", ["name": "phone", "publicKey": .string(WireGuardKeyPair.generate().publicKey.base64)])
+            #expect(ownKey.status == .created, "\(ownKey.text)")
+            #expect(ownKey.headers[.cacheControl] == "no-store")
+
+            let id = try #require(issued.json.field("device")?.field("id")?.stringValue)
+            let rotated = try await server.send(.post, "/api/v1/devices/\(id)/rotate")
+            #expect(rotated.status == .ok, "\(rotated.text)")
+            #expect(configValue(rotated.json.field("config")?.stringValue ?? "", "PrivateKey") != nil)
+            #expect(rotated.headers[.cacheControl] == "no-store")
+        }
+    }
+
     @Test func theUserDocumentListsDevicesWithoutSecrets() async throws {
         try await GatewayTestServer.run { server in
             let user = try await server.createUser("ada", ["displayName": "Ada Lovelace"])
