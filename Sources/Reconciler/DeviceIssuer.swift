@@ -19,6 +19,9 @@ public struct DeviceIssuer: Sendable {
     public let configuration: GatewayConfiguration
     public let gatewayPublicKey: WireGuardKey
     public var allowedIPsMode: AllowedIPsMode = .resources
+    /// The key lifetime (milliseconds) of a device issued without one, e.g. through an enrollment link;
+    /// nil: such keys do not expire.
+    public var defaultKeyLifetime: Int64?
 
     public init(store: Store, configuration: GatewayConfiguration, gatewayPublicKey: WireGuardKey) {
         self.store = store
@@ -27,7 +30,8 @@ public struct DeviceIssuer: Sendable {
     }
 
     /// A new device with a fresh tunnel address. Without `publicKey`, a key pair is generated here and
-    /// its private key is returned in the config, this one time, and not stored.
+    /// its private key is returned in the config, this one time, and not stored. Without `keyLifetime`,
+    /// the key gets ``defaultKeyLifetime``.
     public func issue(
         userID: String, name: String, publicKey: WireGuardKey? = nil, withPresharedKey: Bool = false, keyLifetime: Int64? = nil,
         policy: CompiledPolicy?, subject: PolicySubject?
@@ -38,7 +42,9 @@ public struct DeviceIssuer: Sendable {
         let presharedKey = withPresharedKey ? WireGuardKeyPair.presharedKey() : nil
         let pool = configuration.pool
         let device = try await store.createDevice(
-            Store.NewDevice(userID: userID, name: name, publicKey: devicePublicKey.base64, presharedKey: presharedKey?.base64, lifetime: keyLifetime),
+            Store.NewDevice(
+                userID: userID, name: name, publicKey: devicePublicKey.base64, presharedKey: presharedKey?.base64,
+                lifetime: keyLifetime ?? defaultKeyLifetime),
             firstIndex: pool.firstDeviceIndex, capacity: pool.capacity, quarantine: Int64(configuration.addressQuarantine) * 1000
         ) { index in
             let (address4, address6) = pool.addresses(at: index)

@@ -181,6 +181,7 @@ enum Migrations {
         // 6: a count of changes to the tokens, kept by triggers. A server checks the tokens it holds
         // against this one row when the database changed (a token may be created or revoked by the CLI,
         // another process), instead of reading every token after every write.
+        // The count only grows, so above 0 it also says a token once existed (`anyTokenEverExisted`).
         """
         CREATE TABLE token_changes (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL);
         INSERT INTO token_changes (id, count) VALUES (1, 0);

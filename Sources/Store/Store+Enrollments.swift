@@ -30,6 +30,8 @@ public enum EnrollmentError: Error, Sendable, Equatable {
     case unknown
     case used
     case expired
+    /// The user it is for is deactivated: the link gives nothing while they are, and is not used up.
+    case userInactive
 }
 
 // Enrollment links and the webhook outbox.
@@ -56,6 +58,12 @@ extension Store {
         return (secret, enrollment)
     }
 
+    /// A short name for the link whose secret is `secret`, for logs: the first 8 hex digits of the hash
+    /// the store keeps. Lines of one link share it; it does not let anyone use the link.
+    public static func enrollmentFingerprint(secret: String) -> String {
+        hash(secret).prefix(4).map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
+    }
+
     /// The link whose secret is `secret`, used or not, or nil.
     public func enrollment(secret: String) async throws -> Enrollment? {
         let hash = Self.hash(secret)
@@ -64,9 +72,9 @@ extension Store {
         }
     }
 
-    /// Uses the link: exactly one caller can, and only before it expires. The link is claimed in one
-    /// transaction, then `createDevice` runs; if it fails the claim is released, so a link is never
-    /// spent without its device.
+    /// Uses the link: exactly one caller can, only before it expires, and only while its user is active.
+    /// The link is claimed in one transaction, then `createDevice` runs; if it fails the claim is
+    /// released, so a link is never spent without its device.
     public func consumeEnrollment(
         secret: String, now: Int64, createDevice: @escaping @Sendable (Enrollment) async throws -> Device
     ) async throws -> (Enrollment, Device) {
@@ -79,6 +87,9 @@ extension Store {
             else { throw EnrollmentError.unknown }
             guard enrollment.used == nil else { throw EnrollmentError.used }
             guard enrollment.expires > now else { throw EnrollmentError.expired }
+            guard try Self.exists("SELECT 1 FROM scim_users WHERE id = ? AND active = 1", enrollment.userID, connection: connection) else {
+                throw EnrollmentError.userInactive
+            }
             try connection.prepare("UPDATE enrollments SET used = ? WHERE id = ? AND used IS NULL").bind(.integer(Int(now)), .text(enrollment.id)).run()
             guard connection.changes == 1 else { throw EnrollmentError.used }
             return enrollment

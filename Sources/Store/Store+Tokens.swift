@@ -30,17 +30,52 @@ extension Store {
         let actor = AuditContext.current
         do {
             try database.writeNow { connection in
-                let now = Self.now()
-                try connection.prepare("INSERT INTO tokens (name, scope, hash, created) VALUES (?, ?, ?, ?)")
-                    .bind(.text(trimmed), .text(scope.rawValue), .blob(Self.hash(secret)), .integer(Int(now))).run()
-                try Self.appendAudit(
-                    AuditEntry(action: "token.create", target: "token/" + trimmed, details: ["scope": .string(scope.rawValue)]), actor: actor, at: now,
-                    connection: connection)
+                try Self.insertToken(name: trimmed, scope: scope, secret: secret, actor: actor, connection: connection)
             }
         } catch let error as StoreError where error.isUniquenessViolation {
             throw SCIMError.uniqueness("A token named '\(trimmed)' already exists; revoke it first or choose another name")
         }
         return secret
+    }
+
+    /// Creates the token `name` only if this database never had any token, not even one revoked since:
+    /// the first start hands a newcomer a token, but a server whose tokens were all revoked (say, after
+    /// an incident) must not mint a new one by itself. `handOver` receives the secret inside the
+    /// transaction; if it throws, the token is not kept, so a token nobody received never works.
+    /// Returns the secret, or nil when a token existed before.
+    public func createFirstToken(name: String, scope: TokenScope, handOver: (String) throws -> Void) throws -> String? {
+        let secret = Self.newTokenSecret()
+        let actor = AuditContext.current
+        return try database.writeNow { connection in
+            guard try !Self.anyTokenEverExisted(connection: connection) else { return nil }
+            try Self.insertToken(name: name, scope: scope, secret: secret, actor: actor, connection: connection)
+            try handOver(secret)
+            return secret
+        }
+    }
+
+    /// Whether a token exists or ever did: `token_changes` counts every insert, update and delete of a
+    /// token since migration 6 and never goes back; a token made and revoked before that left its
+    /// creation in the audit log.
+    static func anyTokenEverExisted(connection: SQLiteConnection) throws -> Bool {
+        let statement = try connection.prepare(
+            """
+            SELECT EXISTS (SELECT 1 FROM tokens) OR (SELECT count FROM token_changes) > 0
+                OR EXISTS (SELECT 1 FROM audit_log WHERE action = 'token.create')
+            """)
+        guard try statement.step() else { return false }
+        return statement.int(0) != 0
+    }
+
+    private static func insertToken(
+        name: String, scope: TokenScope, secret: String, actor: AuditContext.Current, connection: SQLiteConnection
+    ) throws {
+        let now = Self.now()
+        try connection.prepare("INSERT INTO tokens (name, scope, hash, created) VALUES (?, ?, ?, ?)")
+            .bind(.text(name), .text(scope.rawValue), .blob(Self.hash(secret)), .integer(Int(now))).run()
+        try Self.appendAudit(
+            AuditEntry(action: "token.create", target: "token/" + name, details: ["scope": .string(scope.rawValue)]), actor: actor, at: now,
+            connection: connection)
     }
 
     /// Every token, oldest first.

@@ -184,6 +184,7 @@ struct DeviceContext: ParsableArguments {
         let gatewayKey = try GatewayKeyFile.loadOrCreate(directory: data.data)
         var issuer = DeviceIssuer(store: store, configuration: configuration, gatewayPublicKey: gatewayKey.publicKey)
         issuer.allowedIPsMode = try gateway.allowedIPsMode(file: file)
+        issuer.defaultKeyLifetime = try gateway.defaultKeyLifetime(file: file)
         let policy = PolicyLoader.load(directory: file["policies"] ?? policies).policy.map(CompiledPolicy.init)
         return (store, DeviceService(store: store, reconciler: nil, issuer: issuer) { policy })
     }

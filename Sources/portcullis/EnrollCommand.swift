@@ -29,21 +29,36 @@ struct EnrollCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("How long the link works (default 72h).", valueName: "duration"))
         var ttl: String = "72h"
 
+        @Option(
+            name: .customLong("max-enrollment-ttl"),
+            help: ArgumentHelp("The longest a link may work, as serve's flag of that name (default 30d).", valueName: "duration"))
+        var maximumTTL: String = "30d"
+
         @Option(name: .customLong("public-url"), help: ArgumentHelp("Base URL users reach the server at (default http://127.0.0.1:8080).", valueName: "url"))
         var publicURL: String = "http://127.0.0.1:8080"
 
         @OptionGroup var output: ConfigOutput
 
         func validate() throws {
-            guard DurationText.milliseconds(ttl) != nil else {
+            guard let lifetime = DurationText.milliseconds(ttl) else {
                 throw ValidationError("--ttl must be a duration such as 72h, 30m or 7d, not '\(ttl)'")
+            }
+            guard let maximum = DurationText.milliseconds(maximumTTL) else {
+                throw ValidationError("--max-enrollment-ttl must be a duration such as 30d or 72h, not '\(maximumTTL)'")
+            }
+            guard lifetime <= maximum else {
+                throw ValidationError(
+                    "--ttl \(DurationText.text(lifetime)) is longer than --max-enrollment-ttl \(DurationText.text(maximum)); "
+                        + "shorten it, or raise the maximum")
             }
         }
 
         func run() async throws {
             let store = try openStore(dataOptions)
             let entry = try await requireUser(user, in: store, data: dataOptions.data)
-            let service = EnrollmentService(store: store, settings: EnrollmentSettings(publicURL: publicURL))
+            let settings = EnrollmentSettings(
+                publicURL: publicURL, maximumLinkLifetime: DurationText.milliseconds(maximumTTL) ?? EnrollmentSettings.defaultMaximumLinkLifetime)
+            let service = EnrollmentService(store: store, settings: settings)
             let link = try await service.createLink(userID: entry.user.id, lifetime: DurationText.milliseconds(ttl), baseURL: nil)
             printError("link for \(entry.user.attributes["userName"]?.stringValue ?? user), works once, until \(SCIMDateTime.format(link.expires)):")
             if output.qr {

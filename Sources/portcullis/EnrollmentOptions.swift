@@ -10,6 +10,11 @@ struct EnrollmentOptions: ParsableArguments {
     @Option(name: .customLong("enrollment-ttl"), help: ArgumentHelp("How long an enrollment link works (default 72h).", valueName: "duration"))
     var enrollmentTTL: String?
 
+    @Option(
+        name: .customLong("max-enrollment-ttl"),
+        help: ArgumentHelp("The longest a link may work; a longer one is refused, also through the API (default 30d).", valueName: "duration"))
+    var maximumEnrollmentTTL: String?
+
     @Flag(name: .customLong("auto-enroll"), inversion: .prefixedNo, help: "Create a link when the identity provider provisions an active user (or changes their routes) and send it to --webhook-url.")
     var automatic: Bool?
 
@@ -28,7 +33,7 @@ struct EnrollmentOptions: ParsableArguments {
         help: "Allow an http:// --webhook-url (messages carry enrollment links: only for a receiver on a trusted network).")
     var webhookAllowHTTP: Bool?
 
-    static let settingNames = ["public-url", "enrollment-ttl", "auto-enroll", "webhook-url", "webhook-secret-file", "webhook-allow-http"]
+    static let settingNames = ["public-url", "enrollment-ttl", "max-enrollment-ttl", "auto-enroll", "webhook-url", "webhook-secret-file", "webhook-allow-http"]
 
     /// The credential systemd's `LoadCredential=webhook-secret:FILE` puts in `$CREDENTIALS_DIRECTORY`.
     static let secretCredential = "webhook-secret"
@@ -47,6 +52,17 @@ struct EnrollmentOptions: ParsableArguments {
                 throw ValidationError("--enrollment-ttl must be a duration such as 72h, 30m or 7d, not '\(text)'")
             }
             settings.linkLifetime = lifetime
+        }
+        if let text = maximumEnrollmentTTL ?? file["max-enrollment-ttl"] {
+            guard let maximum = DurationText.milliseconds(text) else {
+                throw ValidationError("--max-enrollment-ttl must be a duration such as 30d or 72h, not '\(text)'")
+            }
+            settings.maximumLinkLifetime = maximum
+        }
+        guard settings.linkLifetime <= settings.maximumLinkLifetime else {
+            throw ValidationError(
+                "--enrollment-ttl \(DurationText.text(settings.linkLifetime)) is longer than --max-enrollment-ttl "
+                    + "\(DurationText.text(settings.maximumLinkLifetime)); shorten it, or raise the maximum")
         }
         settings.automatic = automatic ?? file["auto-enroll"].map { ["true", "yes", "1"].contains($0.lowercased()) } ?? false
         if let url = webhookURL ?? file["webhook-url"] {

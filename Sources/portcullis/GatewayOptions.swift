@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Policy
+import PortcullisServer
 import Reconciler
 import Yams
 
@@ -30,6 +31,12 @@ struct GatewayOptions: ParsableArguments {
         help: ArgumentHelp("What client configs route through the tunnel: resources (default), user or full.", valueName: "mode"))
     var allowedIPs: String?
 
+    @Option(
+        name: .customLong("default-key-ttl"),
+        help: ArgumentHelp(
+            "Key lifetime of devices issued without one (API without keyTTL, enrollment links), e.g. 90d (default: none).", valueName: "duration"))
+    var defaultKeyTTL: String?
+
     /// The settings file's contents, if any.
     func configFile() throws -> [String: String] {
         guard let config else { return [:] }
@@ -47,7 +54,8 @@ struct GatewayOptions: ParsableArguments {
             }
         }
         let known = Set([
-            "data", "policies", "listen", "interface", "pool", "endpoint", "wg-port", "dns", "dry-run", "allowed-ips", "log-level", "audit-retention",
+            "data", "policies", "listen", "interface", "pool", "endpoint", "wg-port", "dns", "dry-run", "allowed-ips", "default-key-ttl", "log-level",
+            "audit-retention",
         ]).union(EnrollmentOptions.settingNames)
         if let unknown = values.keys.first(where: { !known.contains($0) }) {
             throw ValidationError("unknown setting '\(unknown)' in \(config); known: \(known.sorted().joined(separator: ", "))")
@@ -83,6 +91,15 @@ struct GatewayOptions: ParsableArguments {
         }
         configuration.dryRun = dryRun
         return configuration
+    }
+
+    /// The key lifetime (milliseconds) of devices issued without one, if configured.
+    func defaultKeyLifetime(file: [String: String]) throws -> Int64? {
+        guard let text = defaultKeyTTL ?? file["default-key-ttl"] else { return nil }
+        guard let lifetime = DurationText.milliseconds(text) else {
+            throw ValidationError("--default-key-ttl must be a duration such as 90d, 72h or 30m, not '\(text)'")
+        }
+        return lifetime
     }
 
     /// The AllowedIPs mode of client configs.

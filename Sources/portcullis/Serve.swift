@@ -13,8 +13,10 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the controller: SCIM at /scim/v2, the admin API at /api/v1, and the gateway's WireGuard and nftables.",
         discussion: """
-            On the first start with an empty database, a SCIM token named 'initial' is created and printed once, \
-            with a curl command to try it. Managing the gateway needs root (or CAP_NET_ADMIN); with --dry-run the \
+            On the first start with an empty database, a SCIM token named 'initial' is created: printed once, with a \
+            curl command to try it, when standard output is a terminal; otherwise written to DATA/initial-token (mode \
+            0600), whose path is logged. Once any token existed, none is created again. \
+            Managing the gateway needs root (or CAP_NET_ADMIN); with --dry-run the \
             WireGuard configuration and nftables ruleset are written under DATA/dry-run instead. \
             Stop with Ctrl-C or SIGTERM (requests in flight finish first); SIGHUP reloads the policies.
             """
@@ -53,6 +55,7 @@ struct Serve: AsyncParsableCommand {
         _ = try gateway.gatewayConfiguration(file: file, dryRun: false)
         _ = try gateway.allowedIPsMode(file: file)
         _ = try enrollment.settings(file: file)
+        _ = try gateway.defaultKeyLifetime(file: file)
         if let text = auditRetention ?? file["audit-retention"], DurationText.milliseconds(text) == nil {
             throw ValidationError("--audit-retention must be a duration such as 400d, not '\(text)'")
         }
@@ -90,7 +93,7 @@ struct Serve: AsyncParsableCommand {
         if !FileManager.default.fileExists(atPath: policyDirectory, isDirectory: &isDirectory) || !isDirectory.boolValue {
             logger.warning("policy folder not found; nobody gets network access until it has policies", metadata: ["policies": "\(policyDirectory)"])
         }
-        let firstToken = try createFirstTokenIfNeeded(store)
+        let firstToken = try createFirstToken(store, dataDirectory: dataDirectory, logger: logger)
         let policyService = PolicyService(directory: policyDirectory, logger: logger, audit: store)
         let gatewayKey = try GatewayKeyFile.loadOrCreate(directory: dataDirectory)
 
@@ -101,6 +104,7 @@ struct Serve: AsyncParsableCommand {
 
         var issuer = DeviceIssuer(store: store, configuration: gatewayConfiguration, gatewayPublicKey: gatewayKey.publicKey)
         issuer.allowedIPsMode = try gateway.allowedIPsMode(file: file)
+        issuer.defaultKeyLifetime = try gateway.defaultKeyLifetime(file: file)
         let devices = DeviceService(store: store, reconciler: reconciler, issuer: issuer) { policyService.current?.policy }
         let enrollments = EnrollmentService(store: store, settings: try enrollment.settings(file: file), devices: devices)
 
@@ -114,20 +118,7 @@ struct Serve: AsyncParsableCommand {
             if isDryRun {
                 banner += "\ndry run: the gateway configuration is written to \(dataDirectory)/dry-run, the kernel is not changed"
             }
-            if let firstToken {
-                banner += """
-
-
-                    Created the first SCIM token, named 'initial'. It is shown only this once; store it in your identity provider:
-
-                        \(firstToken)
-
-                    Try it:
-
-                        curl -H "Authorization: Bearer \(firstToken)" \(base)/scim/v2/Users
-
-                    """
-            }
+            if let firstToken { banner += FirstToken.banner(firstToken, baseURL: base) }
             // One write, so that whoever waits for the address line gets the token with it.
             printNow(banner)
         }
@@ -187,10 +178,23 @@ struct Serve: AsyncParsableCommand {
         return source
     }
 
-    /// On a database without any token, creates the SCIM token 'initial' so the newcomer can start at once.
-    private func createFirstTokenIfNeeded(_ store: Store) throws -> String? {
-        guard try store.tokens().isEmpty else { return nil }
-        return try store.createToken(name: "initial", scope: .scim)
+    /// On a database that never had a token, the SCIM token 'initial' (see ``FirstToken``).
+    private func createFirstToken(_ store: Store, dataDirectory: String, logger: Logger) throws -> FirstToken.Delivery? {
+        let delivery: FirstToken.Delivery?
+        do {
+            delivery = try FirstToken.createIfNoneEverExisted(store: store, dataDirectory: dataDirectory, onTerminal: isatty(STDOUT_FILENO) == 1)
+        } catch let error as FirstToken.FileError {
+            printError("error: \(error); the token was not kept, the next start tries again")
+            throw ExitCode.failure
+        }
+        if case .file(let path)? = delivery {
+            logger.notice(
+                "created the first SCIM token, 'initial'; store it in your identity provider, then delete the file", metadata: ["file": "\(path)"])
+        } else if delivery == nil, try store.tokens().isEmpty {
+            let command = "portcullis token create --data \(dataDirectory) --name NAME --scope scim"
+            logger.warning("no API tokens: nothing can use SCIM or the admin API; create one with: \(command)")
+        }
+        return delivery
     }
 }
 

@@ -35,7 +35,7 @@ trap cleanup EXIT
 server_pid=$!
 
 for _ in $(seq 1 100); do
-    grep -q "listening on" "$work/stdout" 2>/dev/null && grep -q "pcl_" "$work/stdout" && break
+    grep -q "listening on" "$work/stdout" 2>/dev/null && break
     if ! kill -0 "$server_pid" 2>/dev/null; then
         echo "portcullis serve exited early:" >&2
         cat "$work/stderr" >&2
@@ -44,7 +44,8 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/stdout" | head -n 1)
-token=$(grep -o 'pcl_[A-Za-z0-9_-]*' "$work/stdout" | head -n 1)
+# Standard output is not a terminal here, so the first token is in a file (mode 0600), not in the banner.
+token=$(cat "$work/data/initial-token" 2>/dev/null || true)
 if [ -z "$base" ] || [ -z "$token" ]; then
     echo "portcullis serve did not report its address and first token:" >&2
     cat "$work/stdout" "$work/stderr" >&2

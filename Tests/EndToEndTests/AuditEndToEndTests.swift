@@ -52,7 +52,7 @@ struct AuditEndToEndTests {
         init() throws {
             policies = try PolicyEndToEndTests.Folder(["access.yaml": AuditEndToEndTests.policy])
             server = try ServerProcess(data: data.path, extraArguments: ["--policies", policies.path])
-            scimToken = try #require(server.printedToken)
+            scimToken = try #require(server.firstToken)
             let created = try PortcullisBinary.run(["token", "create", "--data", data.path, "--name", "auditor", "--scope", "admin"])
             guard created.status == 0 else { throw ServerProcess.StartFailure(description: "token create: \(created.stderr)") }
             adminToken = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)

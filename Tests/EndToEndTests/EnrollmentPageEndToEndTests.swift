@@ -32,7 +32,7 @@ struct EnrollmentPageEndToEndTests {
         try Self.policy.write(to: policies.appendingPathComponent("lab.yaml"), atomically: true, encoding: .utf8)
         let server = try ServerProcess(
             data: data.path, extraArguments: ["--policies", policies.path, "--pool", "10.100.0.0/24", "--endpoint", "vpn.example.com:51820"])
-        let token = try #require(server.printedToken)
+        let token = try #require(server.firstToken)
 
         // A user whose display name needs escaping, in the group the policy lets through.
         let user = try await server.request(

@@ -262,13 +262,12 @@ final class GatewayLab {
         while Date() < deadline, !output.contains("listening on") || !output.contains("\n") {
             output += try readLine(process, timeout: 20) + "\n"
         }
-        // The banner's remaining lines (the token) arrive in the same write.
+        // The banner's remaining lines (where the first token is) arrive in the same write.
         while let more = try? readLine(process, timeout: 0.3) { output += more + "\n" }
         guard let range = output.range(of: "http://\(controlAddress):[0-9]+", options: .regularExpression) else {
             throw LabError("portcullis did not start: \(output) \(logTail("portcullis"))")
         }
-        let token = output.range(of: #"pcl_[A-Za-z0-9_-]+"#, options: .regularExpression).map { String(output[$0]) }
-        return Server(process: process, baseURL: String(output[range]), token: token)
+        return Server(process: process, baseURL: String(output[range]), token: FirstTokenFile.token(banner: output, data: dataPath))
     }
 
     var dataPath: String { folder.appendingPathComponent("data").path }

@@ -72,7 +72,7 @@ struct PolicyEndToEndTests {
     @Test func explainAndDiffUseTheUsersInTheDatabase() async throws {
         let data = DataFolder()
         let server = try ServerProcess(data: data.path)
-        let token = try #require(server.printedToken)
+        let token = try #require(server.firstToken)
         let ada = try await server.request("POST", "/scim/v2/Users", token: token, body: #"{"userName": "ada@example.com"}"#)
         let carl = try await server.request("POST", "/scim/v2/Users", token: token, body: #"{"userName": "carl@example.com"}"#)
         let adaID = try #require(ada.body["id"] as? String)

@@ -4,25 +4,67 @@ import Testing
 /// Runs the built `portcullis` binary as a user would.
 @Suite(.serialized)
 struct ServeEndToEndTests {
-    @Test func firstStartPrintsATokenOnceAndItWorks() async throws {
+    @Test func firstStartWritesATokenToAPrivateFileAndItWorks() async throws {
         let data = DataFolder()
+        let path = data.path + "/initial-token"
         let first = try ServerProcess(data: data.path)
-        let token = try #require(first.printedToken)
-        #expect(first.standardOutput.contains("curl -H \"Authorization: Bearer \(token)\" \(first.baseURL)/scim/v2/Users"))
+        let token = try #require(first.firstToken, "\(first.standardOutput)")
+        #expect(token.range(of: #"^pcl_[A-Za-z0-9_-]{43}$"#, options: .regularExpression) != nil)
+        #expect(!first.standardOutput.contains("pcl_"), "standard output is not a terminal (systemd sends it to the journal): no token there")
+        #expect(first.standardOutput.contains("curl -H \"Authorization: Bearer $(cat \(path))\" \(first.baseURL)/scim/v2/Users"))
+        let permissions = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber
+        #expect(permissions?.intValue == 0o600)
         #expect(try await first.request("GET", "/scim/v2/Users", token: token).status == 200)
         #expect(try await first.request("GET", "/scim/v2/Users", token: nil).status == 401)
         #expect(first.stop() == 0)
+        let log = first.standardError
+        #expect(log.contains(" notice portcullis: file=\(path) "), "the log says where the token is: \(log)")
+        #expect(!log.contains("pcl_"))
 
         let second = try ServerProcess(data: data.path)
-        #expect(second.printedToken == nil)
+        #expect(second.firstToken == nil)
+        #expect(!second.standardOutput.contains("Created the first SCIM token"))
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == token + "\n", "a later start leaves the file alone")
         #expect(try await second.request("GET", "/scim/v2/Users", token: token).status == 200)
         second.stop()
+    }
+
+    @Test func firstStartOnATerminalPrintsTheTokenAndWritesNoFile() async throws {
+        let data = DataFolder()
+        let server = try ServerProcess(data: data.path, onTerminal: true)
+        let output = server.standardOutput
+        let token = try #require(output.range(of: #"pcl_[A-Za-z0-9_-]{43}"#, options: .regularExpression).map { String(output[$0]) }, "\(output)")
+        #expect(output.contains("curl -H \"Authorization: Bearer \(token)\" \(server.baseURL)/scim/v2/Users"))
+        #expect(!FileManager.default.fileExists(atPath: data.path + "/initial-token"))
+        #expect(try await server.request("GET", "/scim/v2/Users", token: token).status == 200)
+        #expect(server.stop() == 0)
+        #expect(!server.standardError.contains("pcl_"))
+    }
+
+    @Test func aRevokedFirstTokenIsNeverCreatedAgain() async throws {
+        let data = DataFolder()
+        let path = data.path + "/initial-token"
+        let first = try ServerProcess(data: data.path)
+        #expect(first.stop() == 0)
+        // As deploy/README.md says after an incident: revoke it, and the file goes too.
+        let revoked = try PortcullisBinary.run(["token", "revoke", "--data", data.path, "initial"])
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        try? FileManager.default.removeItem(atPath: path)
+
+        let second = try ServerProcess(data: data.path)
+        #expect(!second.standardOutput.contains("Created the first SCIM token"), "\(second.standardOutput)")
+        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(second.stop() == 0)
+        #expect(second.standardError.contains("no API tokens"), "the log says how to make one: \(second.standardError)")
+        let list = try PortcullisBinary.run(["token", "list", "--data", data.path])
+        #expect(list.stdout.isEmpty, "\(list.stdout)")
+        #expect(list.stderr.contains("no tokens"))
     }
 
     @Test func acknowledgedWritesSurviveKillNine() async throws {
         let data = DataFolder()
         let server = try ServerProcess(data: data.path)
-        let token = try #require(server.printedToken)
+        let token = try #require(server.firstToken)
         var ids: [String] = []
         for index in 0..<20 {
             let created = try await server.request("POST", "/scim/v2/Users", token: token, body: #"{"userName": "crash\#(index)@example.com"}"#)
@@ -69,7 +111,8 @@ struct ServeEndToEndTests {
 
         // A server started on a database that has tokens creates none, and honours a revoke at once.
         let server = try ServerProcess(data: data.path)
-        #expect(server.printedToken == nil)
+        #expect(server.firstToken == nil)
+        #expect(!server.standardOutput.contains("Created the first SCIM token"))
         #expect(try await server.request("GET", "/scim/v2/Groups", token: token).status == 200)
         let revoked = try PortcullisBinary.run(["token", "revoke", "--data", data.path, "okta"])
         #expect(revoked.status == 0)

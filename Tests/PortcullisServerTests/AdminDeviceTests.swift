@@ -279,6 +279,43 @@ struct AdminDeviceTests {
         }
     }
 
+    @Test func devicesIssuedWithoutAKeyLifetimeGetTheDefault() async throws {
+        let ninetyDays: Int64 = 90 * 86_400_000
+        try await GatewayTestServer.run(defaultKeyLifetime: ninetyDays) { server in
+            let user = try await server.createUser("ada")
+            let plain = try #require(try await server.store.device(id: try await server.issue(user, name: "laptop")))
+            #expect(plain.expires.map { $0 - plain.created } == ninetyDays)
+            let response = try await server.api(.post, "/users/\(user)/devices", ["name": "phone", "keyTTL": "1h"])
+            let id = try #require(response.json.field("device")?.field("id")?.stringValue)
+            let own = try #require(try await server.store.device(id: id))
+            #expect(own.expires.map { $0 - own.created } == 3_600_000, "a keyTTL given wins over the default")
+        }
+        try await GatewayTestServer.run { server in
+            let user = try await server.createUser("ada")
+            #expect(try await server.store.device(id: try await server.issue(user, name: "laptop"))?.expires == nil, "no default: keys do not expire")
+        }
+    }
+
+    @Test func answersThatCarryAConfigAreNeverCached() async throws {
+        try await GatewayTestServer.run { server in
+            let user = try await server.createUser("ada")
+            let issued = try await server.api(.post, "/users/\(user)/devices", ["name": "laptop", "presharedKey": true])
+            #expect(issued.status == .created, "\(issued.text)")
+            #expect(configValue(issued.json.field("config")?.stringValue ?? "", "PrivateKey") != nil)
+            #expect(issued.headers[.cacheControl] == "no-store", "a generated private key must not stay in a cache")
+            let ownKey = try await server.api(
+                .post, "/users/\(user)/devices", ["name": "phone", "publicKey": .string(WireGuardKeyPair.generate().publicKey.base64)])
+            #expect(ownKey.status == .created, "\(ownKey.text)")
+            #expect(ownKey.headers[.cacheControl] == "no-store")
+
+            let id = try #require(issued.json.field("device")?.field("id")?.stringValue)
+            let rotated = try await server.send(.post, "/api/v1/devices/\(id)/rotate")
+            #expect(rotated.status == .ok, "\(rotated.text)")
+            #expect(configValue(rotated.json.field("config")?.stringValue ?? "", "PrivateKey") != nil)
+            #expect(rotated.headers[.cacheControl] == "no-store")
+        }
+    }
+
     @Test func theUserDocumentListsDevicesWithoutSecrets() async throws {
         try await GatewayTestServer.run { server in
             let user = try await server.createUser("ada", ["displayName": "Ada Lovelace"])
@@ -310,7 +347,7 @@ enum GatewayTestServer {
 
     static func run<Value: Sendable>(
         enrollment: EnrollmentSettings = EnrollmentSettings(), allowedIPsMode: DeviceIssuer.AllowedIPsMode = .resources,
-        _ body: @Sendable (GatewayTestClient) async throws -> Value
+        defaultKeyLifetime: Int64? = nil, _ body: @Sendable (GatewayTestClient) async throws -> Value
     ) async throws -> Value {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-gateway-tests-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -333,6 +370,7 @@ enum GatewayTestServer {
 
         var issuer = DeviceIssuer(store: store, configuration: configuration, gatewayPublicKey: gatewayKey.publicKey)
         issuer.allowedIPsMode = allowedIPsMode
+        issuer.defaultKeyLifetime = defaultKeyLifetime
         let devices = DeviceService(store: store, reconciler: reconciler, issuer: issuer) { policies.current?.policy }
         let enrollments = EnrollmentService(store: store, settings: enrollment, devices: devices)
         let router = buildRouter(store: store, policies: policies, reconciler: reconciler, devices: devices, enrollments: enrollments)

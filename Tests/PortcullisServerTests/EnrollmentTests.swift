@@ -113,6 +113,94 @@ struct EnrollmentTests {
         }
     }
 
+    @Test func aLinkForADeactivatedUserGivesNothingWhileTheyAre() async throws {
+        try await GatewayTestServer.run { server in
+            let user = try await server.createUser("ada", ["displayName": "Ada Lovelace"])
+            let page = pagePath(try await server.link(for: user))
+            try await server.setActive(user, false)
+
+            let shown = try await server.anonymous(.get, page)
+            #expect(shown.status == .forbidden)
+            #expect(shown.text.contains("Link cannot be used"))
+            #expect(shown.text.contains("the account it is for is not active"))
+            #expect(!shown.text.contains("<form"))
+            #expect(!shown.text.contains("Ada Lovelace"), "the page tells nothing about the account")
+            let used = try await server.anonymous(.post, page, form: [("name", "laptop")])
+            #expect(used.status == .forbidden)
+            #expect(used.text.contains("Link cannot be used"))
+            #expect(!used.text.contains("PrivateKey"))
+            #expect(try await server.store.devices(ofUser: user).isEmpty)
+            let secret = String(page.dropFirst("/enroll/".count))
+            #expect(try await server.store.enrollment(secret: secret)?.used == nil, "a refused link is not used up")
+
+            // Active again before it expires (a suspension lifted): the link works.
+            try await server.setActive(user, true)
+            let enrolled = try await server.anonymous(.post, page, form: [("name", "laptop")])
+            #expect(enrolled.status == .created, "\(enrolled.text)")
+            #expect(try await server.store.devices(ofUser: user).count == 1)
+        }
+    }
+
+    @Test func aLinkForADeletedUserGivesNothing() async throws {
+        try await GatewayTestServer.run { server in
+            let user = try await server.createUser("ada")
+            let page = pagePath(try await server.link(for: user))
+            let deleted = try await server.send(.delete, "/scim/v2/Users/\(user)", bearer: .token(server.scimToken))
+            #expect(deleted.status == .noContent)
+
+            let shown = try await server.anonymous(.get, page)
+            #expect(shown.status == .notFound)
+            #expect(!shown.text.contains("<form"))
+            let used = try await server.anonymous(.post, page, form: [("name", "laptop")])
+            #expect(used.status == .notFound)
+            #expect(!used.text.contains("PrivateKey"))
+            #expect(try await server.store.devices().isEmpty)
+        }
+    }
+
+    @Test func linksLongerThanThirtyDaysAreRefusedByDefault() async throws {
+        try await GatewayTestServer.run { server in
+            let user = try await server.createUser("ada")
+            expectAPIError(
+                try await server.api(.post, "/users/\(user)/enrollments", ["ttl": "31d"]), status: 400,
+                containing: "'ttl' is too long: an enrollment link may work at most 30d (--max-enrollment-ttl), not 31d")
+            expectAPIError(
+                try await server.api(.post, "/users/\(user)/enrollments", ["ttl": .integer(30 * 86_400 + 1)]), status: 400, containing: "not 2592001s")
+            #expect(try await server.store.enrollments(ofUser: user).isEmpty)
+            let longest = try await server.api(.post, "/users/\(user)/enrollments", ["ttl": "30d"])
+            #expect(longest.status == .created, "\(longest.text)")
+        }
+    }
+
+    @Test func theMaximumLinkLifetimeIsASetting() async throws {
+        try await GatewayTestServer.run(enrollment: EnrollmentSettings(maximumLinkLifetime: 7 * 86_400_000)) { server in
+            let user = try await server.createUser("ada")
+            expectAPIError(try await server.api(.post, "/users/\(user)/enrollments", ["ttl": "8d"]), status: 400, containing: "at most 7d")
+            #expect(try await server.api(.post, "/users/\(user)/enrollments", ["ttl": "7d"]).status == .created)
+            await #expect(throws: EnrollmentLifetimeError.self) {
+                try await server.enrollments.createLink(userID: user, lifetime: 7 * 86_400_000 + 1, baseURL: nil)
+            }
+        }
+    }
+
+    @Test func aDeviceMadeThroughALinkGetsTheDefaultKeyLifetime() async throws {
+        try await GatewayTestServer.run(defaultKeyLifetime: 30 * 86_400_000) { server in
+            let user = try await server.createUser("ada")
+            let enrolled = try await server.anonymous(.post, pagePath(try await server.link(for: user)), form: [("name", "laptop")])
+            #expect(enrolled.status == .created, "\(enrolled.text)")
+            let device = try #require(try await server.store.devices(ofUser: user).first)
+            let expires = try #require(device.expires)
+            #expect(expires - device.created == 30 * 86_400_000)
+            #expect(enrolled.text.contains("The key works until \(SCIMDateTime.format(expires))"))
+        }
+        try await GatewayTestServer.run { server in
+            let user = try await server.createUser("ada")
+            let enrolled = try await server.anonymous(.post, pagePath(try await server.link(for: user)), form: [("name", "laptop")])
+            #expect(try await server.store.devices(ofUser: user).first?.expires == nil)
+            #expect(!enrolled.text.contains("The key works until"))
+        }
+    }
+
     @Test func unknownLinksAreNotFound() async throws {
         try await GatewayTestServer.run { server in
             let shown = try await server.anonymous(.get, "/enroll/no-such-link")
@@ -213,6 +301,14 @@ struct EnrollmentTests {
 }
 
 extension GatewayTestClient {
+    /// Deactivates or reactivates a user, as an identity provider does (a SCIM PATCH of `active`).
+    func setActive(_ userID: String, _ active: Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let operation = #"{"op": "replace", "path": "active", "value": \#(active)}"#
+        let body = #"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [\#(operation)]}"#
+        let response = try await send(.patch, "/scim/v2/Users/\(userID)", body: body, bearer: .token(scimToken))
+        try #require(response.status == .ok, "setting active to \(active): \(response.text)", sourceLocation: sourceLocation)
+    }
+
     /// A fresh enrollment link for `userID`, made through the admin API.
     func link(for userID: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
         let response = try await api(.post, "/users/\(userID)/enrollments")

@@ -72,6 +72,51 @@ struct TokenStoreTests {
         #expect(try await temporary.store.authenticate(second)?.scope == .admin)
     }
 
+    @Test func theFirstTokenIsMadeOnlyOnADatabaseThatNeverHadOne() async throws {
+        let temporary = try TemporaryStore()
+        var handedOver: [String] = []
+        let first = try #require(try temporary.store.createFirstToken(name: "initial", scope: .scim) { handedOver.append($0) })
+        #expect(handedOver == [first])
+        #expect(try await temporary.store.authenticate(first)?.name == "initial")
+        #expect(try await temporary.store.authenticate(first)?.scope == .scim)
+        #expect(try temporary.store.createFirstToken(name: "initial", scope: .scim) { _ in Issue.record("a token exists") } == nil)
+
+        // Every token revoked, as after an incident: none is made again, also not by another process.
+        #expect(try temporary.store.revokeToken(name: "initial"))
+        #expect(try temporary.store.tokens().isEmpty)
+        #expect(try temporary.store.createFirstToken(name: "initial", scope: .scim) { _ in Issue.record("a token existed") } == nil)
+        let reopened = try Store(directory: temporary.directory)
+        #expect(try reopened.createFirstToken(name: "initial", scope: .scim) { _ in Issue.record("a token existed") } == nil)
+        #expect(try reopened.tokens().isEmpty)
+    }
+
+    @Test func aTokenRevokedBeforeTheChangeCountExistedStillCounts() throws {
+        let temporary = try TemporaryStore()
+        _ = try temporary.store.createToken(name: "okta", scope: .scim)
+        #expect(try temporary.store.revokeToken(name: "okta"))
+        // As in a database whose tokens were all revoked before migration 6 added the count.
+        try temporary.store.database.writeNow { connection in
+            try connection.prepare("UPDATE token_changes SET count = 0").run()
+        }
+        #expect(try temporary.store.createFirstToken(name: "initial", scope: .scim) { _ in Issue.record("the audit log shows a token") } == nil)
+    }
+
+    @Test func aFirstTokenThatCannotBeHandedOverIsNotKept() async throws {
+        struct Undeliverable: Error {}
+        let temporary = try TemporaryStore()
+        var refused: String?
+        #expect(throws: Undeliverable.self) {
+            _ = try temporary.store.createFirstToken(name: "initial", scope: .scim) { secret in
+                refused = secret
+                throw Undeliverable()
+            }
+        }
+        #expect(try temporary.store.tokens().isEmpty)
+        #expect(try await temporary.store.authenticate(try #require(refused)) == nil)
+        let secret = try #require(try temporary.store.createFirstToken(name: "initial", scope: .scim) { _ in })
+        #expect(try await temporary.store.authenticate(secret)?.name == "initial")
+    }
+
     @Test func everyTokenIsDifferent() throws {
         let temporary = try TemporaryStore()
         let secrets = try (0..<20).map { try temporary.store.createToken(name: "t\($0)", scope: .scim) }

@@ -52,7 +52,7 @@ struct AdminRoutes {
             let publicKey = try Self.publicKey(body)
             do {
                 let (device, config) = try await requireDevices().rotate(deviceID: try context.parameters.require("id"), publicKey: publicKey)
-                return APIResponse.json(["device": AdminDocuments.device(device), "config": .string(config)])
+                return Self.withConfig(APIResponse.json(["device": AdminDocuments.device(device), "config": .string(config)]))
             } catch let error as DeviceError {
                 switch error {
                 case .unknownUser, .unknownDevice: throw APIErrorResponse(.notFound, "\(error)")
@@ -72,6 +72,8 @@ struct AdminRoutes {
                 return APIResponse.json(["url": .string(link.url), "expiresAt": .string(SCIMDateTime.format(link.expires))], status: .created)
             } catch DeviceError.unknownUser(let id) {
                 throw APIErrorResponse(.notFound, "No user \(id)")
+            } catch let error as EnrollmentLifetimeError {
+                throw APIErrorResponse(.badRequest, "'ttl' is too long: \(error)")
             }
         }
         AuditRoutes(store: store).register(on: group)
@@ -118,7 +120,7 @@ struct AdminRoutes {
         do {
             let (device, config) = try await requireDevices().issue(
                 userID: userID, name: name, publicKey: publicKey, withPresharedKey: withPresharedKey, keyLifetime: lifetime)
-            return APIResponse.json(["device": AdminDocuments.device(device), "config": .string(config)], status: .created)
+            return Self.withConfig(APIResponse.json(["device": AdminDocuments.device(device), "config": .string(config)], status: .created))
         } catch let error as DeviceError {
             switch error {
             case .unknownUser, .unknownDevice: throw APIErrorResponse(.notFound, "No user \(userID)")
@@ -126,6 +128,14 @@ struct AdminRoutes {
             case .poolExhausted: throw APIErrorResponse(.serviceUnavailable, "\(error)")
             }
         }
+    }
+
+    /// An answer that carries a wg-quick config, which may hold a freshly generated private key and
+    /// holds the preshared key: no cache (a browser's, a proxy's) may keep a copy.
+    private static func withConfig(_ response: Response) -> Response {
+        var response = response
+        response.headers[.cacheControl] = "no-store"
+        return response
     }
 
     private func requireDevices() throws -> DeviceService {

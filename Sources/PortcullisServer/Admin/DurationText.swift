@@ -19,4 +19,14 @@ public enum DurationText {
         guard let value = Int64(number), value > 0, value <= maximum / factor else { return nil }
         return value * factor
     }
+
+    /// `milliseconds` in the largest unit that states it exactly, as ``milliseconds(_:)`` reads it:
+    /// `30d`, `36h`, `90m`, `45s` (a fraction of a second is rounded up).
+    public static func text(_ milliseconds: Int64) -> String {
+        let seconds = milliseconds / 1000 + (milliseconds % 1000 > 0 ? 1 : 0)
+        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60)] where seconds > 0 && seconds % size == 0 {
+            return "\(seconds / size)\(unit)"
+        }
+        return "\(seconds)s"
+    }
 }

@@ -10,8 +10,8 @@ import WireGuard
 /// The enrollment page at `/enroll/{token}`: server-rendered HTML that works without JavaScript and
 /// reads well on a phone. GET shows whom the link is for and asks for a device name (and, optionally,
 /// the user's own public key); POST uses the link, issues the device, and shows the wg-quick config
-/// once, with a download link and a QR code for the WireGuard mobile app. A used or expired link says
-/// so and gives nothing.
+/// once, with a download link and a QR code for the WireGuard mobile app. A used or expired link, or
+/// one for a user who is no longer active, says so and gives nothing.
 struct EnrollmentPage {
     let store: Store
     let devices: DeviceService
@@ -33,11 +33,12 @@ struct EnrollmentPage {
     }
 
     private func show(secret: String) async throws -> Response {
-        guard let enrollment = try await store.enrollment(secret: secret) else {
-            return page(status: .notFound, title: "Link not found", body: "<p>This enrollment link does not exist. Ask your administrator for a new one.</p>")
-        }
+        guard let enrollment = try await store.enrollment(secret: secret) else { return notFoundPage() }
         if let refusal = refusal(enrollment) { return refusal }
-        let name = try await displayName(of: enrollment.userID)
+        // A deleted user's links are deleted with them; a deactivated user's stay, unusable while they are.
+        guard let user = try await store.resource(.user, id: enrollment.userID) else { return notFoundPage() }
+        guard user.attributes["active"]?.boolValue ?? true else { return inactivePage() }
+        let name = user.attributes["displayName"]?.stringValue ?? user.attributes["userName"]?.stringValue ?? "you"
         let body = """
             <p>This link sets up VPN access for <strong>\(HTML.escape(name))</strong>. It works once.</p>
             <form method="post">
@@ -68,18 +69,21 @@ struct EnrollmentPage {
         }
         let now = Reconciler.now()
         let issued = IssuedConfig()
+        let device: Device
         do {
-            _ = try await store.consumeEnrollment(secret: secret, now: now) { enrollment in
+            (_, device) = try await store.consumeEnrollment(secret: secret, now: now) { enrollment in
                 let (device, config) = try await devices.issue(userID: enrollment.userID, name: name, publicKey: publicKey)
                 await issued.set(config)
                 return device
             }
         } catch EnrollmentError.unknown {
-            return page(status: .notFound, title: "Link not found", body: "<p>This enrollment link does not exist. Ask your administrator for a new one.</p>")
+            return notFoundPage()
         } catch EnrollmentError.used {
             return usedPage()
         } catch EnrollmentError.expired {
             return expiredPage()
+        } catch EnrollmentError.userInactive {
+            return inactivePage()
         } catch DeviceError.duplicate {
             return page(status: .conflict, title: "Name or key already used", body: "<p>You already have a device with that name, or that public key is registered. <a href=\"\">Choose another</a>.</p>")
         }
@@ -90,6 +94,10 @@ struct EnrollmentPage {
             <p>Your device <strong>\(HTML.escape(name))</strong> is set up. <strong>This page is shown once</strong>: save the configuration now\(publicKey == nil ? "; it holds your private key, which Portcullis does not keep" : "").</p>
             <p><a class="button" download="\(fileName.isEmpty ? "wg0" : String(fileName)).conf" href="\(download)">Download \(fileName.isEmpty ? "wg0" : String(fileName)).conf</a></p>
             """
+        if let expires = device.expires {
+            let until = HTML.escape(SCIMDateTime.format(expires))
+            body += "<p class=\"note\">The key works until \(until); ask your administrator for a new link before then.</p>\n"
+        }
         if let svg = try? QRCode(text: config).svg(title: "WireGuard configuration") {
             body += """
                 <h2>On a phone</h2>
@@ -110,17 +118,22 @@ struct EnrollmentPage {
         return nil
     }
 
+    private func notFoundPage() -> Response {
+        page(status: .notFound, title: "Link not found", body: "<p>This enrollment link does not exist. Ask your administrator for a new one.</p>")
+    }
+
+    private func inactivePage() -> Response {
+        page(
+            status: .forbidden, title: "Link cannot be used",
+            body: "<p>This link cannot be used: the account it is for is not active. Ask your administrator.</p>")
+    }
+
     private func usedPage() -> Response {
         page(status: .gone, title: "Link already used", body: "<p>This link was already used and gives nothing again. If that was not you, tell your administrator now; they can revoke the device and send you a new link.</p>")
     }
 
     private func expiredPage() -> Response {
         page(status: .gone, title: "Link expired", body: "<p>This link has expired. Ask your administrator for a new one.</p>")
-    }
-
-    private func displayName(of userID: String) async throws -> String {
-        guard let user = try await store.resource(.user, id: userID) else { return "you" }
-        return user.attributes["displayName"]?.stringValue ?? user.attributes["userName"]?.stringValue ?? "you"
     }
 
     private func page(status: HTTPResponse.Status, title: String, body: String) -> Response {

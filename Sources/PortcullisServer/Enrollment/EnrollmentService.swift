@@ -18,9 +18,14 @@ public struct EnrollmentService: Sendable {
         self.devices = devices
     }
 
-    /// A new link for `userID`: its URL (the only place the secret exists) and when it expires.
+    /// A new link for `userID`: its URL (the only place the secret exists) and when it expires. A
+    /// lifetime beyond the settings' maximum throws ``EnrollmentLifetimeError``.
     public func createLink(userID: String, lifetime: Int64? = nil, baseURL: String?) async throws -> (url: String, expires: Int64) {
-        let (secret, enrollment) = try await store.createEnrollment(userID: userID, ttl: lifetime ?? settings.linkLifetime)
+        let lifetime = lifetime ?? settings.linkLifetime
+        guard lifetime <= settings.maximumLinkLifetime else {
+            throw EnrollmentLifetimeError(requested: lifetime, maximum: settings.maximumLinkLifetime)
+        }
+        let (secret, enrollment) = try await store.createEnrollment(userID: userID, ttl: lifetime)
         let base = (settings.publicURL ?? baseURL ?? "").trimmingSuffix("/")
         return (base + "/enroll/" + secret, enrollment.expires)
     }
