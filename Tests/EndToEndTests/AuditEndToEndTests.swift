@@ -247,6 +247,62 @@ struct AuditEndToEndTests {
         #expect(history.server.stop() == 0)
     }
 
+    /// Deleting the last records (with the guard dropped) leaves a chain that verifies, since nothing
+    /// after them links to them: only a head kept elsewhere (`audit head`) shows they are gone, or
+    /// that the end was replaced by records written afterwards.
+    @Test func aKeptHeadCatchesADeletedTailThatPlainVerifyCannotSee() async throws {
+        let history = try History()
+        for name in ["ada", "bob", "carol"] { _ = try await history.scim("POST", "/Users", history.user(name)) }
+        #expect(history.server.stop() == 0)
+        let data = history.data.path
+
+        let head = try PortcullisBinary.run(["audit", "head", "--data", data])
+        #expect(head.status == 0, "\(head.stderr)")
+        let anchor = head.stdout.trimmingCharacters(in: .newlines)
+        #expect(head.stdout == anchor + "\n", "one line")
+        #expect(anchor.wholeMatch(of: /[0-9]+:[0-9a-f]{64}/) != nil, "\(head.stdout)")
+        let seq = try #require(Int(anchor.prefix { $0 != ":" }))
+        let hash = String(anchor.drop { $0 != ":" }.dropFirst())
+        let log = try PortcullisBinary.run(["audit", "log", "--data", data, "--after", String(seq - 1), "--json"])
+        let last = try #require(try JSONSerialization.jsonObject(with: Data(log.stdout.utf8)) as? [String: Any], "\(log.stdout)")
+        #expect(last["seq"] as? Int == seq)
+        #expect(last["hash"] as? String == hash, "the head is the last record")
+
+        // `audit log` says when there is more than it printed, in JSON too.
+        let page = try PortcullisBinary.run(["audit", "log", "--data", data, "--limit", "2", "--json"])
+        #expect(page.stdout.split(separator: "\n").count == 2)
+        #expect(page.stderr.contains("more records follow: --after 2"), "\(page.stderr)")
+
+        let matching = try PortcullisBinary.run(["audit", "verify", "--data", data, "--expect-head", anchor])
+        #expect(matching.status == 0, "\(matching.stdout)\(matching.stderr)")
+        #expect(matching.stdout.contains("the anchor \(seq):\(hash.prefix(16))… matches"), "\(matching.stdout)")
+
+        // Someone with the file drops the guard and deletes the last two records.
+        let deleted = try Self.sqlite(data + "/portcullis.db", "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq >= \(seq - 1);")
+        #expect(deleted.status == 0, "\(deleted.output)")
+        let plain = try PortcullisBinary.run(["audit", "verify", "--data", data])
+        #expect(plain.status == 0, "without an anchor the shortened chain verifies (docs/audit.md says so): \(plain.stdout)")
+        let anchored = try PortcullisBinary.run(["audit", "verify", "--data", data, "--expect-head", anchor])
+        #expect(anchored.status == 1, "\(anchored.stdout)\(anchored.stderr)")
+        let missing = "records \(seq - 1)-\(seq) are missing: the log ends at \(seq - 2), the anchor expects \(seq):\(hash.prefix(16))"
+        #expect(anchored.stdout.contains(missing), "\(anchored.stdout)")
+
+        // New records written over the gap (here by the CLI) make the chain reach the anchor's
+        // number again, with other contents: the head's hash tells.
+        for name in ["x", "y"] { #expect(try PortcullisBinary.run(["token", "create", "--data", data, "--name", name]).status == 0) }
+        #expect(try PortcullisBinary.run(["audit", "verify", "--data", data]).status == 0)
+        let replaced = try PortcullisBinary.run(["audit", "verify", "--data", data, "--expect-head", anchor])
+        #expect(replaced.status == 1)
+        #expect(replaced.stdout.contains("BROKEN at record \(seq):"), "\(replaced.stdout)")
+        #expect(replaced.stdout.contains("the anchor expects \(seq):\(hash.prefix(16))"), "\(replaced.stdout)")
+
+        for bad in ["12", "x:" + hash, "12:abc", "12:" + hash.dropLast(), "12:" + String(repeating: "g", count: 64), "12:\(hash):1"] {
+            let usage = try PortcullisBinary.run(["audit", "verify", "--data", data, "--expect-head", bad])
+            #expect(usage.status == 64 || usage.status == 2, "\(bad)")
+            #expect(usage.stderr.contains("--expect-head must be SEQ:HASH"), "\(bad): \(usage.stderr)")
+        }
+    }
+
     // MARK: Helpers
 
     static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
