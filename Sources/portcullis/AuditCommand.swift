@@ -36,7 +36,7 @@ struct AuditCommand: AsyncParsableCommand {
             if let expectHead, AuditHead(expectHead) == nil {
                 throw ValidationError(
                     "--expect-head must be SEQ:HASH as `portcullis audit head` prints it (a number, ':', 64 hexadecimal digits), "
-                        + "not '\(expectHead)'")
+                        + "not '\(TerminalText.safe(expectHead))'")
             }
         }
 
@@ -117,7 +117,7 @@ struct AuditCommand: AsyncParsableCommand {
                 since: try since.map(parseTime), until: try until.map(parseWindowEnd), userID: userID, action: action, afterSeq: after, limit: limit)
             let records = try await store.auditRecords(query)
             if json {
-                for record in records { print(AuditDocuments.record(record).jsonText) }
+                for record in records { print(TerminalText.safeJSON(AuditDocuments.record(record).jsonText)) }
             } else {
                 var rows = [["SEQ", "AT", "ACTOR", "ACTION", "TARGET", "DETAILS"]]
                 for record in records {
@@ -180,7 +180,7 @@ struct AuditCommand: AsyncParsableCommand {
                 throw ExitCode.validationFailure
             }
             switch format {
-            case "json": print(JSON.array(rows.map(AuditDocuments.row)).jsonText)
+            case "json": print(TerminalText.safeJSON(JSON.array(rows.map(AuditDocuments.row)).jsonText))
             case "csv": print(AuditDocuments.csv(rows), terminator: "")
             default:
                 var table = [["USER", "DEVICE", "ADDRESS", "RULE", "EFFECT", "FROM", "UNTIL", "DESTINATIONS"]]
@@ -219,7 +219,7 @@ struct AuditCommand: AsyncParsableCommand {
             let store = try openStore(dataOptions)
             let report = try await AuditReport.build(store: store, from: try parseTime(from), until: try parseWindowEnd(until))
             switch format {
-            case "json": print(AuditDocuments.report(report).jsonText)
+            case "json": print(TerminalText.safeJSON(AuditDocuments.report(report).jsonText))
             case "csv": print(AuditDocuments.reportCSV(report), terminator: "")
             default: print(AuditDocuments.reportMarkdown(report), terminator: "")
             }

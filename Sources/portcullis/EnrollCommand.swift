@@ -1,4 +1,5 @@
 import ArgumentParser
+import Audit
 import Foundation
 import PortcullisServer
 import SCIM
@@ -45,7 +46,7 @@ struct EnrollCommand: AsyncParsableCommand {
             let entry = try await requireUser(user, in: store, data: dataOptions.data)
             let service = EnrollmentService(store: store, settings: EnrollmentSettings(publicURL: publicURL))
             let link = try await service.createLink(userID: entry.user.id, lifetime: DurationText.milliseconds(ttl), baseURL: nil)
-            printError("link for \(entry.user.attributes["userName"]?.stringValue ?? user), works once, until \(SCIMDateTime.format(link.expires)):")
+            printError("link for \(TerminalText.safe(entry.user.attributes["userName"]?.stringValue ?? user)), works once, until \(SCIMDateTime.format(link.expires)):")
             if output.qr {
                 try output.print(link.url)
             } else {

@@ -303,6 +303,72 @@ struct AuditEndToEndTests {
         }
     }
 
+    /// Names from the identity provider reach spreadsheets, Markdown and terminals as text: a formula
+    /// does not run, a link does not render, an escape sequence does not reach the terminal.
+    @Test func hostileNamesAreShownAsTextInEveryOutput() async throws {
+        let history = try History()
+        let start = Self.now()
+        let names = ["=cmd|' /C calc'!A0", "[login](http://evil) | *", "\u{1b}[31mred\u{1b}[0m"]
+        var ids: [String] = []
+        for name in names {
+            let body = try JSONSerialization.data(withJSONObject: [
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, "displayName": name, "active": true,
+            ])
+            let user = try await history.scim("POST", "/Users", String(decoding: body, as: UTF8.self))
+            let id = try #require(user["id"] as? String)
+            ids.append(id)
+            try await history.addDevice(user: id)
+        }
+        _ = try await history.scim("POST", "/Groups", history.group("Engineering", members: ids))
+        let git = "10.20.1.10:22/tcp"
+        let deadline = Date().addingTimeInterval(10)
+        while try history.whoCouldReach(git, at: Self.now()).count < 3, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try history.whoCouldReach(git, at: Self.now()).count == 3)
+        let escape = "\u{1b}"
+
+        // CSV: the report's and the API's.
+        let reportCSV = try PortcullisBinary.run(["audit", "report", "--data", history.data.path, "--from", Self.format(start), "--format", "csv"])
+        #expect(reportCSV.status == 0, "\(reportCSV.stderr)")
+        let apiCSV = try await Self.text(
+            history.server.baseURL + "/api/v1/audit/access?to=\(git)&at=\(Self.format(Self.now()))&format=csv", token: history.adminToken)
+        for csv in [reportCSV.stdout, apiCSV] {
+            #expect(csv.contains("'=cmd|' /C calc'!A0"), "\(csv)")
+            let cells = csv.split(whereSeparator: \.isNewline).flatMap { $0.split(separator: ",") }
+            #expect(!cells.contains { $0.hasPrefix("=") || $0.hasPrefix("\"=") }, "no cell starts a formula: \(csv)")
+            #expect(!csv.contains(escape), "\(csv)")
+            #expect(csv.contains(#"\u{1B}[31mred\u{1B}[0m"#), "\(csv)")
+        }
+
+        // Markdown: the link is text, the pipe stays in its cell.
+        let markdown = try PortcullisBinary.run(["audit", "report", "--data", history.data.path, "--from", Self.format(start), "--format", "md"])
+        #expect(markdown.status == 0, "\(markdown.stderr)")
+        #expect(!markdown.stdout.contains("[login](http://evil)"), "\(markdown.stdout)")
+        #expect(markdown.stdout.contains(#"\[login\](http://evil) \| \*"#), "\(markdown.stdout)")
+        #expect(!markdown.stdout.contains(escape), "\(markdown.stdout)")
+        let joiners = markdown.stdout.split(separator: "\n").drop { !$0.hasPrefix("## Joiners") }.dropFirst().prefix { !$0.hasPrefix("## ") }
+        let tableRows = joiners.filter { $0.hasPrefix("|") }
+        #expect(tableRows.count == 5, "header, rule and three joiners: \(joiners)")
+        let columns = { (row: Substring) in row.replacingOccurrences(of: #"\|"#, with: "").filter { $0 == "|" }.count }
+        #expect(tableRows.allSatisfy { columns($0) == 4 }, "three columns in every row: \(tableRows)")
+
+        // Terminal tables and lines.
+        let outputs = [
+            try PortcullisBinary.run(["audit", "access", "--data", history.data.path, "--to", git]),
+            try PortcullisBinary.run(["device", "list", "--data", history.data.path]),
+            try PortcullisBinary.run([
+                "policy", "explain", "--data", history.data.path, "--policies", history.policies.path, "--user", names[2], "--to", git,
+            ]),
+            // The details are JSON, which writes the escape as \u001b; the table must not undo that.
+            try PortcullisBinary.run(["audit", "log", "--data", history.data.path, "--action", "User.create"]),
+        ]
+        for (index, output) in outputs.enumerated() {
+            #expect(!output.stdout.contains(escape) && !output.stderr.contains(escape), "\(output.stdout)\(output.stderr)")
+            let shown = index == outputs.count - 1 ? #"\u001b[31mred"# : #"\u{1B}[31mred"#
+            #expect(output.stdout.contains(shown), "\(output.stdout)")
+        }
+        #expect(history.server.stop() == 0)
+    }
+
     // MARK: Helpers
 
     static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
