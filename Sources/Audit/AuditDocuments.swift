@@ -3,7 +3,8 @@ public import SCIM
 public import Store
 
 /// The shapes audit answers take: JSON for the API and `--json`, CSV for spreadsheets, Markdown for
-/// reports. Times are RFC 3339 in UTC, as SCIM writes them.
+/// reports. Times are RFC 3339 in UTC, as SCIM writes them. Names come from identity providers, so
+/// every CSV cell goes through `CSV.cell` and every Markdown cell through `Markdown.text`.
 public enum AuditDocuments {
     public static func record(_ record: AuditRecord) -> JSON {
         [
@@ -35,22 +36,12 @@ public enum AuditDocuments {
     public static let csvHeader = ["userName", "userId", "deviceId", "address", "rule", "effect", "destinations", "from", "until"]
 
     public static func csv(_ rows: [AccessRow]) -> String {
-        csv([csvHeader] + rows.map { row in
+        CSV.document([csvHeader] + rows.map { row in
             [
                 row.userName, row.userID, row.deviceID, row.address, row.rule, row.effect, row.destinations.joined(separator: " "),
                 SCIMDateTime.format(row.since), row.until.map(SCIMDateTime.format) ?? "",
             ]
         })
-    }
-
-    /// RFC 4180 CSV: fields with a comma, quote or line break are quoted; lines end in CRLF.
-    public static func csv(_ table: [[String]]) -> String {
-        table.map { fields in
-            fields.map { field in
-                field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                    ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
-            }.joined(separator: ",")
-        }.joined(separator: "\r\n") + "\r\n"
     }
 
     public static func report(_ report: AuditReport) -> JSON {
@@ -89,10 +80,13 @@ public enum AuditDocuments {
             ])
         }
         for change in report.accessChanges {
-            table.append(["access", "", "", change.rule + " (" + change.effect + ")", change.destinations.joined(separator: " "), "+\(change.granted) -\(change.revoked)"])
+            table.append([
+                "access", "", "", change.rule + " (" + change.effect + ")", change.destinations.joined(separator: " "),
+                "\(change.granted) granted, \(change.revoked) revoked",
+            ])
         }
         for repair in report.driftRepairs { table.append(["drift", SCIMDateTime.format(repair.at), "", "repaired", repair.details, ""]) }
-        return csv(table)
+        return CSV.document(table)
     }
 
     public static func reportMarkdown(_ report: AuditReport) -> String {
@@ -126,10 +120,10 @@ public enum AuditDocuments {
         return leaver.hadAccess ? "NOT REVOKED within a minute" : "had no access"
     }
 
+    /// A table whose cells are text (`Markdown.text`): a name cannot add a column, a row or a link.
     private static func markdownTable(_ header: [String], _ rows: [[String]]) -> String {
-        let escape = { (cell: String) in cell.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
         var text = "| " + header.joined(separator: " | ") + " |\n|" + String(repeating: " --- |", count: header.count) + "\n"
-        for row in rows { text += "| " + row.map(escape).joined(separator: " | ") + " |\n" }
+        for row in rows { text += "| " + row.map(Markdown.text).joined(separator: " | ") + " |\n" }
         return text + "\n"
     }
 }

@@ -17,7 +17,7 @@ public func buildApplication(
     onListening: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let router = buildRouter(store: store, policies: policies, reconciler: reconciler, devices: devices, enrollments: enrollments)
-    var services: [any Service] = [policies]
+    var services: [any Service] = [policies, AuditHeadLogger(store: store, logger: logger)]
     if let reconciler { services.append(reconciler) }
     if let auditRetention {
         services.append(AuditRetention(store: store, keep: auditRetention, logger: logger))
@@ -54,7 +54,7 @@ public func buildRouter(
         return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
     }
     router.get("metrics") { _, _ -> Response in
-        let text = MetricsDocument.render(reconciler: reconciler, policies: policies)
+        let text = MetricsDocument.render(reconciler: reconciler, policies: policies, auditHead: try? await store.auditHead())
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }

@@ -1,3 +1,4 @@
+import Audit
 public import Logging
 import Synchronization
 
@@ -16,9 +17,10 @@ import Glibc
 /// local time's text is made once a second, and the line goes out in one `write(2)` without stdio's
 /// lock and flush. A line is written whole or, if the descriptor fails, dropped.
 ///
-/// Unlike `StreamLogHandler`, it escapes control characters (`\n` as `\\n`, others as `\\u{1B}`):
-/// messages and metadata carry text from requests (a filter's string in an error's detail), and a
-/// client must not be able to end a line and forge the next one.
+/// Unlike `StreamLogHandler`, it escapes control characters (`\n` as `\\n`, others as `\\u{1B}`), line
+/// separators and bidirectional overrides, as `TerminalText.safe` does for the CLI: messages and
+/// metadata carry text from requests (a filter's string in an error's detail), and a client must not
+/// be able to end a line and forge the next one, or reorder what a terminal shows.
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
@@ -68,30 +70,9 @@ public struct LineLogHandler: LogHandler {
         line += event.source
         line += "] "
         line += event.message.description
-        if line.utf8.contains(where: Self.isControl) { line = Self.escapingControlCharacters(line) }
+        line = TerminalText.safe(line)
         line += "\n"
         Self.write(line, to: fileDescriptor)
-    }
-
-    /// Whether `byte` is, or may begin, a character `escapingControlCharacters` escapes: C0 and DEL
-    /// themselves, 0xC2 the lead byte of C1, 0xE2 that of U+2028 and U+2029.
-    private static func isControl(_ byte: UInt8) -> Bool { byte < 0x20 || byte == 0x7F || byte == 0xC2 || byte == 0xE2 }
-
-    /// `text` with each control character (C0, DEL, C1) and line or paragraph separator written as
-    /// an escape.
-    static func escapingControlCharacters(_ text: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(text.utf8.count + 16)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\n": escaped += "\\n"
-            case "\r": escaped += "\\r"
-            case "\t": escaped += "\\t"
-            case "\u{0}"..."\u{1F}", "\u{7F}"..."\u{9F}", "\u{2028}", "\u{2029}": escaped += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped
     }
 
     private static func write(_ line: String, to descriptor: Int32) {

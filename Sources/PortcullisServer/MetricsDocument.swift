@@ -1,8 +1,9 @@
 import Reconciler
+import Store
 
 /// `/metrics` in the Prometheus text format.
 enum MetricsDocument {
-    static func render(reconciler: Reconciler?, policies: PolicyService?) -> String {
+    static func render(reconciler: Reconciler?, policies: PolicyService?, auditHead: AuditHead? = nil) -> String {
         var lines: [String] = []
         func metric(_ name: String, _ type: String, _ help: String, _ value: Double) {
             lines += ["# HELP \(name) \(help)", "# TYPE \(name) \(type)", "\(name) \(value)"]
@@ -24,6 +25,11 @@ enum MetricsDocument {
         if let policies {
             metric("portcullis_policy_version", "gauge", "Version of the policy in force (0: none).", Double(policies.current?.number ?? 0))
             metric("portcullis_policy_last_load_ok", "gauge", "1 when the last policy load was accepted.", policies.lastAttempt?.accepted == true ? 1 : 0)
+        }
+        if let auditHead {
+            // The number alone: an outside system that scrapes it sees records deleted from the end (it
+            // must never go down); the hash, for `audit verify --expect-head`, is in the hourly log line.
+            metric("portcullis_audit_head_sequence", "gauge", "Sequence number of the audit log's last record.", Double(auditHead.seq))
         }
         return lines.joined(separator: "\n") + "\n"
     }

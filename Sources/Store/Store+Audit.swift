@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 public import SCIM
 
 /// Who acts, for the audit log. The server sets it per request (the token's name), the CLI for its
@@ -101,12 +102,47 @@ public struct AuditQuery: Sendable, Hashable {
     }
 }
 
+/// The end of the audit log's chain, `SEQ:HASH`: the last record's number and hash (with no records,
+/// those of the last one pruned, or `0` and the genesis hash). Kept outside the database, it lets
+/// `verify` see what the chain alone cannot: records deleted from the end, or the end rewritten.
+public struct AuditHead: Sendable, Hashable, LosslessStringConvertible {
+    public let seq: Int64
+    /// 64 lowercase hexadecimal digits.
+    public let hash: String
+
+    public init(seq: Int64, hash: String) {
+        self.seq = seq
+        self.hash = hash
+    }
+
+    /// Parses `SEQ:HASH` as `description` writes it (surrounding white space ignored, hexadecimal
+    /// digits in either case); nil for anything else.
+    public init?(_ description: String) {
+        let parts = description.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].utf8.allSatisfy({ (0x30...0x39).contains($0) }), let seq = Int64(parts[0]) else {
+            return nil
+        }
+        let hash = parts[1].lowercased()
+        guard hash.utf8.count == 64, hash.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
+        self.init(seq: seq, hash: hash)
+    }
+
+    public var description: String { "\(seq):\(hash)" }
+
+    /// `SEQ:` and the hash's first 16 digits, for messages.
+    public var abbreviated: String { "\(seq):\(hash.prefix(16))…" }
+}
+
 /// What `audit verify` found.
 public enum AuditVerification: Sendable, Hashable {
-    /// Every record matches its hash and links to the one before.
+    /// Every record matches its hash and links to the one before (and, when a head was expected,
+    /// the chain holds it).
     case intact(records: Int, firstSeq: Int64?, lastSeq: Int64?)
-    /// The first record that does not match, and how.
+    /// The first record that does not match, or the first one missing from the end, and how.
     case broken(seq: Int64, reason: String, checked: Int)
+    /// The kept chain verifies, but the expected head's record was pruned by retention (the kept
+    /// chain starts at `chainStart`), so it cannot be compared: keep a newer head.
+    case headPruned(seq: Int64, chainStart: Int64, checked: Int)
 }
 
 // The audit log: one record per change, written in the change's own transaction, each carrying the
@@ -137,18 +173,8 @@ extension Store {
         _ entry: AuditEntry, detailsText text: String, actor current: AuditContext.Current, at: Int64, connection: SQLiteConnection
     ) throws {
         let actor = current.actor
-        let last = try connection.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        let (previous, seq): (String, Int64)
-        if try last.step() {
-            (previous, seq) = (last.text(1), Int64(last.int(0)) + 1)
-        } else {
-            let anchor = try connection.prepare("SELECT anchor_seq, anchor_hash FROM audit_state WHERE id = 1")
-            if try anchor.step(), let anchorSeq = anchor.optionalInt(0), let anchorHash = anchor.optionalText(1) {
-                (previous, seq) = (anchorHash, Int64(anchorSeq))
-            } else {
-                (previous, seq) = (genesisHash, 1)
-            }
-        }
+        let head = try auditHead(connection: connection)
+        let (previous, seq) = (head.hash, head.seq + 1)
         let hash = AuditRecord.computeHash(
             previous: previous, seq: seq, at: at, actor: actor, action: entry.action, target: entry.target, userID: entry.userID, details: text)
         try connection.prepare(
@@ -227,17 +253,37 @@ extension Store {
         }
     }
 
+    /// The end of the chain: the last record, or with none the one the next record will link to.
+    public func auditHead() async throws -> AuditHead {
+        try await database.read { connection in try Self.auditHead(connection: connection) }
+    }
+
+    static func auditHead(connection: SQLiteConnection) throws -> AuditHead {
+        let last = try connection.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        if try last.step() { return AuditHead(seq: Int64(last.int(0)), hash: last.text(1)) }
+        let start = try auditChainStart(connection: connection)
+        return AuditHead(seq: start.seq - 1, hash: start.previousHash)
+    }
+
+    /// The number of the chain's first record and the hash it links to: 1 and the genesis hash, or
+    /// after retention pruned, the first kept record's and the hash of the last one pruned.
+    static func auditChainStart(connection: SQLiteConnection) throws -> (seq: Int64, previousHash: String) {
+        let anchor = try connection.prepare("SELECT anchor_seq, anchor_hash FROM audit_state WHERE id = 1")
+        if try anchor.step(), let anchorSeq = anchor.optionalInt(0), let anchorHash = anchor.optionalText(1) {
+            return (Int64(anchorSeq), anchorHash)
+        }
+        return (1, genesisHash)
+    }
+
     /// Recomputes the chain from where it starts (the first record, or the retention anchor) and
-    /// names the first record whose hash or link does not match.
-    public func verifyAudit() async throws -> AuditVerification {
+    /// names the first record whose hash or link does not match. The chain alone cannot tell that
+    /// records were deleted from its end: with `expectedHead` (kept outside the database), the chain
+    /// must also still reach that record, unaltered; it may have grown past it.
+    public func verifyAudit(expectedHead: AuditHead? = nil) async throws -> AuditVerification {
         try await database.read { connection in
-            let anchor = try connection.prepare("SELECT anchor_seq, anchor_hash FROM audit_state WHERE id = 1")
-            var expectedPrevious = Self.genesisHash
-            var expectedSeq: Int64 = 1
-            if try anchor.step(), let anchorSeq = anchor.optionalInt(0), let anchorHash = anchor.optionalText(1) {
-                expectedPrevious = anchorHash
-                expectedSeq = Int64(anchorSeq)
-            }
+            let start = try Self.auditChainStart(connection: connection)
+            var expectedPrevious = start.previousHash
+            var expectedSeq = start.seq
             let statement = try connection.prepare("SELECT \(Self.auditColumns) FROM audit_log ORDER BY seq")
             var checked = 0
             var first: Int64?
@@ -247,7 +293,7 @@ extension Store {
                 if record.seq != expectedSeq {
                     let reason =
                         record.seq > expectedSeq
-                        ? "records \(expectedSeq)\(record.seq - 1 > expectedSeq ? "-\(record.seq - 1)" : "") are missing"
+                        ? "\(Self.missingRecords(expectedSeq, record.seq - 1)) missing"
                         : "sequence number \(record.seq) is out of order (expected \(expectedSeq))"
                     return .broken(seq: record.seq, reason: reason, checked: checked)
                 }
@@ -257,14 +303,48 @@ extension Store {
                 if record.expectedHash != record.hash {
                     return .broken(seq: record.seq, reason: "its contents do not match its hash (the record was changed)", checked: checked)
                 }
+                if let expectedHead, record.seq == expectedHead.seq, record.hash != expectedHead.hash {
+                    let reason = "its hash is \(record.hash.prefix(16))…, the anchor expects \(expectedHead.abbreviated) (the record was replaced)"
+                    return .broken(seq: record.seq, reason: reason, checked: checked)
+                }
                 expectedPrevious = record.hash
                 expectedSeq = record.seq + 1
                 checked += 1
                 first = first ?? record.seq
                 last = record.seq
             }
+            if let expectedHead {
+                let end = AuditHead(seq: expectedSeq - 1, hash: expectedPrevious)
+                if let failure = Self.compare(expectedHead, chainStart: start, end: end, checked: checked) { return failure }
+            }
             return .intact(records: checked, firstSeq: first, lastSeq: last)
         }
+    }
+
+    /// What is wrong with an expected head the records before `end` verified up to, if anything.
+    /// Records from `chainStart.seq` to `end.seq` were compared as they were read.
+    private static func compare(
+        _ expected: AuditHead, chainStart start: (seq: Int64, previousHash: String), end: AuditHead, checked: Int
+    ) -> AuditVerification? {
+        if expected.seq > end.seq {
+            let ends = end.seq == 0 ? "the log is empty" : "the log ends at \(end.seq)"
+            let reason = "\(missingRecords(end.seq + 1, expected.seq)) missing: \(ends), the anchor expects \(expected.abbreviated)"
+            return .broken(seq: end.seq + 1, reason: reason, checked: checked)
+        }
+        if expected.seq >= start.seq { return nil }
+        guard expected.seq == start.seq - 1 else { return .headPruned(seq: expected.seq, chainStart: start.seq, checked: checked) }
+        guard expected.hash == start.previousHash else {
+            let reason =
+                "the chain starts after \(expected.seq) with hash \(start.previousHash.prefix(16))…, "
+                + "the anchor expects \(expected.abbreviated) (the chain was replaced)"
+            return .broken(seq: expected.seq, reason: reason, checked: checked)
+        }
+        return nil
+    }
+
+    /// "record 7 is" or "records 7-9 are".
+    private static func missingRecords(_ first: Int64, _ last: Int64) -> String {
+        first == last ? "record \(first) is" : "records \(first)-\(last) are"
     }
 
     /// Deletes records older than `cutoff` (milliseconds since 1970) and closed access intervals that

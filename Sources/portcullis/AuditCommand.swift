@@ -11,30 +11,72 @@ struct AuditCommand: AsyncParsableCommand {
         commandName: "audit",
         abstract: "Read the audit log and the access history: who could reach what, and when.",
         discussion: "Times are RFC 3339, e.g. 2027-03-01T09:00:00Z or 2027-03-01T09:00:00.250+01:00, or 'now'.",
-        subcommands: [Verify.self, Log.self, Access.self, Report.self, Prune.self]
+        subcommands: [Verify.self, Head.self, Log.self, Access.self, Report.self, Prune.self]
     )
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute the audit log's hash chain; name the first record that does not match.",
-            discussion: "Exits 0 when the chain is intact, 1 when a record was changed, removed or inserted."
+            discussion: """
+                Exits 0 when the chain is intact, 1 when a record was changed, removed or inserted. The chain alone \
+                cannot show that the last records were deleted: give --expect-head with a head kept elsewhere \
+                (see `portcullis audit head`), and verify also fails when the log no longer reaches that record \
+                or the record was replaced. The log may have grown past it.
+                """
+        )
+
+        @OptionGroup var dataOptions: DataOptions
+
+        @Option(
+            name: .customLong("expect-head"),
+            help: ArgumentHelp("A head `audit head` printed earlier and kept outside the database.", valueName: "seq:hash"))
+        var expectHead: String?
+
+        func validate() throws {
+            if let expectHead, AuditHead(expectHead) == nil {
+                throw ValidationError(
+                    "--expect-head must be SEQ:HASH as `portcullis audit head` prints it (a number, ':', 64 hexadecimal digits), "
+                        + "not '\(TerminalText.safe(expectHead))'")
+            }
+        }
+
+        func run() async throws {
+            let store = try openStore(dataOptions)
+            let head = expectHead.flatMap(AuditHead.init)
+            switch try await store.verifyAudit(expectedHead: head) {
+            case .intact(let records, let first, let last):
+                let anchor = head.map { "; the anchor \($0.abbreviated) matches" } ?? ""
+                if let first, let last {
+                    print("audit log intact: \(records) records, \(first) to \(last)\(anchor)")
+                } else {
+                    print("audit log intact: no records\(anchor)")
+                }
+            case .broken(let seq, let reason, let checked):
+                print("audit log BROKEN at record \(seq): \(reason) (\(checked) records before it verified)")
+                throw ExitCode.failure
+            case .headPruned(let seq, let chainStart, let checked):
+                print(
+                    "audit log intact from record \(chainStart) (\(checked) records), but the anchor cannot be checked: "
+                        + "retention pruned record \(seq); keep a newer head")
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    struct Head: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the audit log's head, SEQ:HASH: the last record's number and hash.",
+            discussion: """
+                Keep it outside the database (a remote log, write-once storage) every so often, e.g. from cron; \
+                `portcullis audit verify --expect-head SEQ:HASH` then shows records deleted from the end of the log, \
+                which the chain alone cannot. With no records it prints the last pruned record's, or 0 and 64 zeros.
+                """
         )
 
         @OptionGroup var dataOptions: DataOptions
 
         func run() async throws {
-            let store = try openStore(dataOptions)
-            switch try await store.verifyAudit() {
-            case .intact(let records, let first, let last):
-                if let first, let last {
-                    print("audit log intact: \(records) records, \(first) to \(last)")
-                } else {
-                    print("audit log intact: no records")
-                }
-            case .broken(let seq, let reason, let checked):
-                print("audit log BROKEN at record \(seq): \(reason) (\(checked) records before it verified)")
-                throw ExitCode.failure
-            }
+            print(try await openStore(dataOptions).auditHead())
         }
     }
 
@@ -58,11 +100,15 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "Start after this sequence number (paging).")
         var after: Int64 = 0
 
-        @Option(help: "At most this many records.")
+        @Option(help: "At most this many records (`audit head` prints the last one).")
         var limit = 1000
 
         @Flag(help: "Print JSON lines (one record per line).")
         var json = false
+
+        func validate() throws {
+            guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 10000, not \(limit)") }
+        }
 
         func run() async throws {
             let store = try openStore(dataOptions)
@@ -71,14 +117,15 @@ struct AuditCommand: AsyncParsableCommand {
                 since: try since.map(parseTime), until: try until.map(parseWindowEnd), userID: userID, action: action, afterSeq: after, limit: limit)
             let records = try await store.auditRecords(query)
             if json {
-                for record in records { print(AuditDocuments.record(record).jsonText) }
-                return
+                for record in records { print(TerminalText.safeJSON(AuditDocuments.record(record).jsonText)) }
+            } else {
+                var rows = [["SEQ", "AT", "ACTOR", "ACTION", "TARGET", "DETAILS"]]
+                for record in records {
+                    rows.append([String(record.seq), SCIMDateTime.format(record.at), record.actor, record.action, record.target, record.details])
+                }
+                print(Table.render(rows), terminator: "")
             }
-            var rows = [["SEQ", "AT", "ACTOR", "ACTION", "TARGET", "DETAILS"]]
-            for record in records {
-                rows.append([String(record.seq), SCIMDateTime.format(record.at), record.actor, record.action, record.target, record.details])
-            }
-            print(Table.render(rows), terminator: "")
+            // Without this a script reading the output would take the last record printed for the last one.
             if records.count == limit, let last = records.last { printError("more records follow: --after \(last.seq)") }
         }
     }
@@ -133,7 +180,7 @@ struct AuditCommand: AsyncParsableCommand {
                 throw ExitCode.validationFailure
             }
             switch format {
-            case "json": print(JSON.array(rows.map(AuditDocuments.row)).jsonText)
+            case "json": print(TerminalText.safeJSON(JSON.array(rows.map(AuditDocuments.row)).jsonText))
             case "csv": print(AuditDocuments.csv(rows), terminator: "")
             default:
                 var table = [["USER", "DEVICE", "ADDRESS", "RULE", "EFFECT", "FROM", "UNTIL", "DESTINATIONS"]]
@@ -172,7 +219,7 @@ struct AuditCommand: AsyncParsableCommand {
             let store = try openStore(dataOptions)
             let report = try await AuditReport.build(store: store, from: try parseTime(from), until: try parseWindowEnd(until))
             switch format {
-            case "json": print(AuditDocuments.report(report).jsonText)
+            case "json": print(TerminalText.safeJSON(AuditDocuments.report(report).jsonText))
             case "csv": print(AuditDocuments.reportCSV(report), terminator: "")
             default: print(AuditDocuments.reportMarkdown(report), terminator: "")
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Audit
 import Foundation
 import Policy
 import PortcullisServer
@@ -63,7 +64,8 @@ struct DeviceCommand: AsyncParsableCommand {
                 let (device, config) = try await service.issue(
                     userID: entry.user.id, name: name, publicKey: publicKey.flatMap(WireGuardKey.init(base64:)), withPresharedKey: presharedKey,
                     keyLifetime: keyTTL.flatMap(DurationText.milliseconds))
-                printError("issued device '\(device.name)' (\(device.id)) to \(entry.user.attributes["userName"]?.stringValue ?? user) at \(device.address4)")
+                let owner = entry.user.attributes["userName"]?.stringValue ?? user
+                printError("issued device '\(TerminalText.safe(device.name))' (\(device.id)) to \(TerminalText.safe(owner)) at \(device.address4)")
                 try output.print(config)
             } catch let error as DeviceError {
                 printError("error: \(error)")
@@ -96,7 +98,7 @@ struct DeviceCommand: AsyncParsableCommand {
                 for entry in try await store.directory() { names[entry.user.id] = entry.user.attributes["userName"]?.stringValue }
             }
             if json {
-                print(JSON.array(devices.map(AdminDocuments.device)).jsonText)
+                print(TerminalText.safeJSON(JSON.array(devices.map(AdminDocuments.device)).jsonText))
                 return
             }
             var rows = [["ID", "USER", "NAME", "ADDRESS", "PUBLIC KEY", "PSK", "EXPIRES"]]
@@ -128,7 +130,7 @@ struct DeviceCommand: AsyncParsableCommand {
                 printError("error: no device \(id) in \(dataOptions.data)")
                 throw ExitCode.failure
             }
-            printError("revoked device '\(device.name)' (\(device.id)), key \(device.publicKey)")
+            printError("revoked device '\(TerminalText.safe(device.name))' (\(device.id)), key \(device.publicKey)")
         }
     }
 
@@ -160,7 +162,7 @@ struct DeviceCommand: AsyncParsableCommand {
             let (_, service) = try context.open(dataOptions)
             do {
                 let (device, config) = try await service.rotate(deviceID: id, publicKey: publicKey.flatMap(WireGuardKey.init(base64:)))
-                printError("rotated device '\(device.name)' (\(device.id)); new key \(device.publicKey)")
+                printError("rotated device '\(TerminalText.safe(device.name))' (\(device.id)); new key \(device.publicKey)")
                 try output.print(config)
             } catch let error as DeviceError {
                 printError("error: \(error)")
@@ -219,15 +221,18 @@ func findUser(_ name: String, in store: Store) async throws -> Store.DirectoryEn
 /// The user, or exit with an error that names the data folder.
 func requireUser(_ name: String, in store: Store, data: String) async throws -> Store.DirectoryEntry {
     guard let entry = try await findUser(name, in: store) else {
-        printError("error: no user '\(name)' in \(data)")
+        printError("error: no user '\(TerminalText.safe(name))' in \(data)")
         throw ExitCode.failure
     }
     return entry
 }
 
-/// A plain text table with columns padded to their widest cell.
+/// A plain text table with columns padded to their widest cell. Cells hold names from identity
+/// providers and devices' owners: each is made terminal-safe (`TerminalText.safe`), so none can
+/// move the cursor, colour the screen, end its row or reorder the line.
 enum Table {
     static func render(_ rows: [[String]]) -> String {
+        let rows = rows.map { $0.map(TerminalText.safe) }
         guard let first = rows.first else { return "" }
         var widths = first.map(\.count)
         for row in rows {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Audit
 import Foundation
 import PortcullisServer
 import SCIM
@@ -60,7 +61,7 @@ struct EnrollCommand: AsyncParsableCommand {
                 publicURL: publicURL, maximumLinkLifetime: DurationText.milliseconds(maximumTTL) ?? EnrollmentSettings.defaultMaximumLinkLifetime)
             let service = EnrollmentService(store: store, settings: settings)
             let link = try await service.createLink(userID: entry.user.id, lifetime: DurationText.milliseconds(ttl), baseURL: nil)
-            printError("link for \(entry.user.attributes["userName"]?.stringValue ?? user), works once, until \(SCIMDateTime.format(link.expires)):")
+            printError("link for \(TerminalText.safe(entry.user.attributes["userName"]?.stringValue ?? user)), works once, until \(SCIMDateTime.format(link.expires)):")
             if output.qr {
                 try output.print(link.url)
             } else {

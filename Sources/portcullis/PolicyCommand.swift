@@ -1,4 +1,5 @@
 import ArgumentParser
+import Audit
 import Foundation
 import Policy
 import PortcullisServer
@@ -108,7 +109,7 @@ struct PolicyCommand: AsyncParsableCommand {
             let store = try openStore(dataOptions)
             guard let entry = try await store.directory().first(where: { $0.user.attributes["userName"]?.stringValue?.lowercased() == user.lowercased() })
             else {
-                printError("error: no user '\(user)' in \(dataOptions.data)")
+                printError("error: no user '\(TerminalText.safe(user))' in \(dataOptions.data)")
                 throw ExitCode.failure
             }
             let subject = PolicySubject(user: entry.user, groupNames: entry.groupNames)
@@ -117,7 +118,9 @@ struct PolicyCommand: AsyncParsableCommand {
                 let decision = PolicyExplainer.explain(
                     policy, subject: subject, address: address, networkProtocol: probe.networkProtocol, port: probe.port, at: now)
                 allAllowed = allAllowed && decision.allowed
-                print("\(subject.userName) → \(address.description.split(separator: "/")[0]) \(probe.portText): \(decision)")
+                // The name and the reason (which may repeat it) come from the identity provider: terminal-safe, line by line.
+                let lines = "\(subject.userName) → \(address.description.split(separator: "/")[0]) \(probe.portText): \(decision)"
+                for line in lines.split(separator: "\n", omittingEmptySubsequences: false) { print(TerminalText.safe(String(line))) }
             }
             if !allAllowed { throw ExitCode(2) }
         }
@@ -152,7 +155,7 @@ struct PolicyCommand: AsyncParsableCommand {
             let subjects = try await store.directory().map { PolicySubject(user: $0.user, groupNames: $0.groupNames) }
             let changes = PolicyDiff.compare(from: old, to: new, subjects: subjects, at: nowMilliseconds())
             if json {
-                print(diffJSON(changes))
+                print(TerminalText.safeJSON(diffJSON(changes)))
                 return
             }
             if changes.isEmpty {
@@ -160,7 +163,7 @@ struct PolicyCommand: AsyncParsableCommand {
                 return
             }
             for change in changes {
-                print(change.userName)
+                print(TerminalText.safe(change.userName))
                 for grant in change.gained.grants { print("  + \(grant)") }
                 for grant in change.lost.grants { print("  - \(grant)") }
             }

@@ -54,13 +54,9 @@ struct Token: ParsableCommand {
                 printError("no tokens; create one with: portcullis token create --data \(dataOptions.data) --name NAME --scope scim")
                 return
             }
-            let width = max(4, tokens.map(\.name.count).max() ?? 0)
-            print("NAME".padding(toLength: width, withPad: " ", startingAt: 0) + "  SCOPE  CREATED")
-            for token in tokens {
-                let name = token.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                let scope = token.scope.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)
-                print("\(name)  \(scope)  \(SCIMDateTime.format(token.created))")
-            }
+            var rows = [["NAME", "SCOPE", "CREATED"]]
+            for token in tokens { rows.append([token.name, token.scope.rawValue, SCIMDateTime.format(token.created)]) }
+            print(Table.render(rows), terminator: "")
         }
     }
 

@@ -247,6 +247,128 @@ struct AuditEndToEndTests {
         #expect(history.server.stop() == 0)
     }
 
+    /// Deleting the last records (with the guard dropped) leaves a chain that verifies, since nothing
+    /// after them links to them: only a head kept elsewhere (`audit head`) shows they are gone, or
+    /// that the end was replaced by records written afterwards.
+    @Test func aKeptHeadCatchesADeletedTailThatPlainVerifyCannotSee() async throws {
+        let history = try History()
+        for name in ["ada", "bob", "carol"] { _ = try await history.scim("POST", "/Users", history.user(name)) }
+        #expect(history.server.stop() == 0)
+        let data = history.data.path
+
+        let head = try PortcullisBinary.run(["audit", "head", "--data", data])
+        #expect(head.status == 0, "\(head.stderr)")
+        let anchor = head.stdout.trimmingCharacters(in: .newlines)
+        #expect(head.stdout == anchor + "\n", "one line")
+        #expect(anchor.wholeMatch(of: /[0-9]+:[0-9a-f]{64}/) != nil, "\(head.stdout)")
+        let seq = try #require(Int(anchor.prefix { $0 != ":" }))
+        let hash = String(anchor.drop { $0 != ":" }.dropFirst())
+        let log = try PortcullisBinary.run(["audit", "log", "--data", data, "--after", String(seq - 1), "--json"])
+        let last = try #require(try JSONSerialization.jsonObject(with: Data(log.stdout.utf8)) as? [String: Any], "\(log.stdout)")
+        #expect(last["seq"] as? Int == seq)
+        #expect(last["hash"] as? String == hash, "the head is the last record")
+
+        // `audit log` says when there is more than it printed, in JSON too.
+        let page = try PortcullisBinary.run(["audit", "log", "--data", data, "--limit", "2", "--json"])
+        #expect(page.stdout.split(separator: "\n").count == 2)
+        #expect(page.stderr.contains("more records follow: --after 2"), "\(page.stderr)")
+
+        let matching = try PortcullisBinary.run(["audit", "verify", "--data", data, "--expect-head", anchor])
+        #expect(matching.status == 0, "\(matching.stdout)\(matching.stderr)")
+        #expect(matching.stdout.contains("the anchor \(seq):\(hash.prefix(16))… matches"), "\(matching.stdout)")
+
+        // Someone with the file drops the guard and deletes the last two records.
+        let deleted = try Self.sqlite(data + "/portcullis.db", "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq >= \(seq - 1);")
+        #expect(deleted.status == 0, "\(deleted.output)")
+        let plain = try PortcullisBinary.run(["audit", "verify", "--data", data])
+        #expect(plain.status == 0, "without an anchor the shortened chain verifies (docs/audit.md says so): \(plain.stdout)")
+        let anchored = try PortcullisBinary.run(["audit", "verify", "--data", data, "--expect-head", anchor])
+        #expect(anchored.status == 1, "\(anchored.stdout)\(anchored.stderr)")
+        let missing = "records \(seq - 1)-\(seq) are missing: the log ends at \(seq - 2), the anchor expects \(seq):\(hash.prefix(16))"
+        #expect(anchored.stdout.contains(missing), "\(anchored.stdout)")
+
+        // New records written over the gap (here by the CLI) make the chain reach the anchor's
+        // number again, with other contents: the head's hash tells.
+        for name in ["x", "y"] { #expect(try PortcullisBinary.run(["token", "create", "--data", data, "--name", name]).status == 0) }
+        #expect(try PortcullisBinary.run(["audit", "verify", "--data", data]).status == 0)
+        let replaced = try PortcullisBinary.run(["audit", "verify", "--data", data, "--expect-head", anchor])
+        #expect(replaced.status == 1)
+        #expect(replaced.stdout.contains("BROKEN at record \(seq):"), "\(replaced.stdout)")
+        #expect(replaced.stdout.contains("the anchor expects \(seq):\(hash.prefix(16))"), "\(replaced.stdout)")
+
+        for bad in ["12", "x:" + hash, "12:abc", "12:" + hash.dropLast(), "12:" + String(repeating: "g", count: 64), "12:\(hash):1"] {
+            let usage = try PortcullisBinary.run(["audit", "verify", "--data", data, "--expect-head", bad])
+            #expect(usage.status == 64 || usage.status == 2, "\(bad)")
+            #expect(usage.stderr.contains("--expect-head must be SEQ:HASH"), "\(bad): \(usage.stderr)")
+        }
+    }
+
+    /// Names from the identity provider reach spreadsheets, Markdown and terminals as text: a formula
+    /// does not run, a link does not render, an escape sequence does not reach the terminal.
+    @Test func hostileNamesAreShownAsTextInEveryOutput() async throws {
+        let history = try History()
+        let start = Self.now()
+        let names = ["=cmd|' /C calc'!A0", "[login](http://evil) | *", "\u{1b}[31mred\u{1b}[0m"]
+        var ids: [String] = []
+        for name in names {
+            let body = try JSONSerialization.data(withJSONObject: [
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, "displayName": name, "active": true,
+            ])
+            let user = try await history.scim("POST", "/Users", String(decoding: body, as: UTF8.self))
+            let id = try #require(user["id"] as? String)
+            ids.append(id)
+            try await history.addDevice(user: id)
+        }
+        _ = try await history.scim("POST", "/Groups", history.group("Engineering", members: ids))
+        let git = "10.20.1.10:22/tcp"
+        let deadline = Date().addingTimeInterval(10)
+        while try history.whoCouldReach(git, at: Self.now()).count < 3, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try history.whoCouldReach(git, at: Self.now()).count == 3)
+        let escape = "\u{1b}"
+
+        // CSV: the report's and the API's.
+        let reportCSV = try PortcullisBinary.run(["audit", "report", "--data", history.data.path, "--from", Self.format(start), "--format", "csv"])
+        #expect(reportCSV.status == 0, "\(reportCSV.stderr)")
+        let apiCSV = try await Self.text(
+            history.server.baseURL + "/api/v1/audit/access?to=\(git)&at=\(Self.format(Self.now()))&format=csv", token: history.adminToken)
+        for csv in [reportCSV.stdout, apiCSV] {
+            #expect(csv.contains("'=cmd|' /C calc'!A0"), "\(csv)")
+            let cells = csv.split(whereSeparator: \.isNewline).flatMap { $0.split(separator: ",") }
+            #expect(!cells.contains { $0.hasPrefix("=") || $0.hasPrefix("\"=") }, "no cell starts a formula: \(csv)")
+            #expect(!csv.contains(escape), "\(csv)")
+            #expect(csv.contains(#"\u{1B}[31mred\u{1B}[0m"#), "\(csv)")
+        }
+
+        // Markdown: the link is text, the pipe stays in its cell.
+        let markdown = try PortcullisBinary.run(["audit", "report", "--data", history.data.path, "--from", Self.format(start), "--format", "md"])
+        #expect(markdown.status == 0, "\(markdown.stderr)")
+        #expect(!markdown.stdout.contains("[login](http://evil)"), "\(markdown.stdout)")
+        #expect(markdown.stdout.contains(#"\[login\](http://evil) \| \*"#), "\(markdown.stdout)")
+        #expect(!markdown.stdout.contains(escape), "\(markdown.stdout)")
+        let joiners = markdown.stdout.split(separator: "\n").drop { !$0.hasPrefix("## Joiners") }.dropFirst().prefix { !$0.hasPrefix("## ") }
+        let tableRows = joiners.filter { $0.hasPrefix("|") }
+        #expect(tableRows.count == 5, "header, rule and three joiners: \(joiners)")
+        let columns = { (row: Substring) in row.replacingOccurrences(of: #"\|"#, with: "").filter { $0 == "|" }.count }
+        #expect(tableRows.allSatisfy { columns($0) == 4 }, "three columns in every row: \(tableRows)")
+
+        // Terminal tables and lines.
+        let outputs = [
+            try PortcullisBinary.run(["audit", "access", "--data", history.data.path, "--to", git]),
+            try PortcullisBinary.run(["device", "list", "--data", history.data.path]),
+            try PortcullisBinary.run([
+                "policy", "explain", "--data", history.data.path, "--policies", history.policies.path, "--user", names[2], "--to", git,
+            ]),
+            // The details are JSON, which writes the escape as \u001b; the table must not undo that.
+            try PortcullisBinary.run(["audit", "log", "--data", history.data.path, "--action", "User.create"]),
+        ]
+        for (index, output) in outputs.enumerated() {
+            #expect(!output.stdout.contains(escape) && !output.stderr.contains(escape), "\(output.stdout)\(output.stderr)")
+            let shown = index == outputs.count - 1 ? #"\u001b[31mred"# : #"\u{1B}[31mred"#
+            #expect(output.stdout.contains(shown), "\(output.stdout)")
+        }
+        #expect(history.server.stop() == 0)
+    }
+
     // MARK: Helpers
 
     static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }

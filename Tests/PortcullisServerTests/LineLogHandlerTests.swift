@@ -53,14 +53,15 @@ struct LineLogHandlerTests {
     }
 
     /// Text from a request (here a filter's string in an error's detail) cannot end a line and forge
-    /// the next: control characters and line separators are escaped, everything else is kept.
+    /// the next, or reorder it on a terminal: control characters, line separators and bidirectional
+    /// overrides are escaped, everything else is kept.
     @Test func controlCharactersFromRequestsCannotForgeLines() throws {
-        let forged = "x\n2026-11-29T00:00:00+0000 critical portcullis: [Audit] token revoked\r\u{0}\u{1B}[31m\u{85}\u{2028}"
+        let forged = "x\n2026-11-29T00:00:00+0000 critical portcullis: [Audit] token revoked\r\u{0}\u{1B}[31m\u{85}\u{2028}\u{202E}\u{2066}"
         let (ours, _, _) = try Self.lines { logger in
             logger.info("request", metadata: ["detail": .string("found the string \"\(forged)\""), "path": "/scim/v2/Users"])
             logger.info("\(forged) – é\tend")
         }
-        let escaped = #"x\n2026-11-29T00:00:00+0000 critical portcullis: [Audit] token revoked\r\u{0}\u{1B}[31m\u{85}\u{2028}"#
+        let escaped = #"x\n2026-11-29T00:00:00+0000 critical portcullis: [Audit] token revoked\r\u{0}\u{1B}[31m\u{85}\u{2028}\u{202E}\u{2066}"#
         #expect(ours.count == 2, "\(ours)")
         #expect(ours.first == #" info portcullis: detail=found the string ""# + escaped + #"" path=/scim/v2/Users [PortcullisServerTests] request"#)
         #expect(ours.last == " info portcullis: [PortcullisServerTests] " + escaped + #" – é\tend"#)

@@ -146,6 +146,151 @@ struct AuditLogTests {
         #expect(try await temporary.store.verifyAudit() == .intact(records: 1, firstSeq: 7, lastSeq: 7))
     }
 
+    @Test func theHeadIsTheLastRecordOrTheOneTheNextLinksTo() async throws {
+        let temporary = try TemporaryStore()
+        #expect(try await temporary.store.auditHead() == AuditHead(seq: 0, hash: Store.genesisHash), "an empty log's head is the genesis")
+        for name in ["ada", "bob"] { _ = try await temporary.createUser(userName: name) }
+        let records = try await temporary.store.auditRecords(AuditQuery())
+        #expect(try await temporary.store.auditHead() == AuditHead(seq: 2, hash: records[1].hash))
+
+        #expect(try await temporary.store.pruneAudit(before: Store.now() + 1) == 2)
+        #expect(try await temporary.store.auditHead() == AuditHead(seq: 2, hash: records[1].hash), "pruning everything keeps the head")
+        _ = try await temporary.createUser(userName: "carol")
+        let carol = try #require(try await temporary.store.auditRecords(AuditQuery()).last)
+        #expect(carol.seq == 3 && carol.previousHash == records[1].hash, "the next record links to the head")
+        #expect(try await temporary.store.auditHead() == AuditHead(seq: 3, hash: carol.hash))
+    }
+
+    /// Someone with the file drops the guard and deletes the last records: nothing after them links
+    /// to them, so the chain verifies; a head kept elsewhere shows what is gone.
+    @Test func anExpectedHeadShowsRecordsDeletedFromTheEnd() async throws {
+        let temporary = try TemporaryStore()
+        for name in ["ada", "bob", "carol", "dave", "erin", "frank"] { _ = try await temporary.createUser(userName: name) }
+        let head = try await temporary.store.auditHead()
+        #expect(head.seq == 6)
+        let fourth = try #require(try await temporary.store.auditRecords(AuditQuery(afterSeq: 3, limit: 1)).first)
+        #expect(try await temporary.store.verifyAudit(expectedHead: head) == .intact(records: 6, firstSeq: 1, lastSeq: 6))
+
+        try temporary.store.database.writeNow { connection in
+            try connection.execute("DROP TRIGGER audit_log_no_delete")
+            try connection.execute("DELETE FROM audit_log WHERE seq >= 4")
+        }
+        #expect(try await temporary.store.verifyAudit() == .intact(records: 3, firstSeq: 1, lastSeq: 3), "the chain alone cannot see it")
+        let expected = "records 4-6 are missing: the log ends at 3, the anchor expects 6:\(head.hash.prefix(16))…"
+        #expect(try await temporary.store.verifyAudit(expectedHead: head) == .broken(seq: 4, reason: expected, checked: 3))
+        let single = try await temporary.store.verifyAudit(expectedHead: AuditHead(seq: fourth.seq, hash: fourth.hash))
+        #expect(single == .broken(seq: 4, reason: "record 4 is missing: the log ends at 3, the anchor expects \(AuditHead(seq: 4, hash: fourth.hash).abbreviated)", checked: 3))
+
+        try temporary.store.database.writeNow { connection in try connection.execute("DELETE FROM audit_log") }
+        guard case .broken(1, let reason, 0) = try await temporary.store.verifyAudit(expectedHead: head) else {
+            Issue.record("an emptied log matched the head")
+            return
+        }
+        #expect(reason.hasPrefix("records 1-6 are missing: the log is empty"), "\(reason)")
+    }
+
+    /// The last records deleted and new ones written over the gap (here by the store itself, as a
+    /// restarted server would), or the last record rewritten with its hash recomputed: the chain
+    /// verifies and reaches the head's number, but not with the head's hash.
+    @Test func anExpectedHeadShowsAReplacedEnd() async throws {
+        let temporary = try TemporaryStore()
+        for name in ["ada", "bob", "carol", "dave"] { _ = try await temporary.createUser(userName: name) }
+        let head = try await temporary.store.auditHead()
+        try temporary.store.database.writeNow { connection in
+            try connection.execute("DROP TRIGGER audit_log_no_delete")
+            try connection.execute("DELETE FROM audit_log WHERE seq = 4")
+        }
+        _ = try await temporary.createUser(userName: "mallory")
+        #expect(try await temporary.store.verifyAudit() == .intact(records: 4, firstSeq: 1, lastSeq: 4))
+        guard case .broken(let seq, let reason, let checked) = try await temporary.store.verifyAudit(expectedHead: head) else {
+            Issue.record("a replaced head record matched the head")
+            return
+        }
+        #expect(seq == 4 && checked == 3)
+        #expect(reason.contains("the anchor expects \(head.abbreviated)") && reason.contains("replaced"), "\(reason)")
+
+        // The new record 4 rewritten, with the hash anyone with the code can compute.
+        let newHead = try await temporary.store.auditHead()
+        let record = try #require(try await temporary.store.auditRecords(AuditQuery(afterSeq: 3)).first)
+        let actor = "token:okta"
+        let hash = AuditRecord.computeHash(
+            previous: record.previousHash, seq: record.seq, at: record.at, actor: actor, action: record.action, target: record.target,
+            userID: record.userID, details: record.details)
+        try temporary.store.database.writeNow { connection in
+            try connection.execute("DROP TRIGGER audit_log_no_update")
+            try connection.prepare("UPDATE audit_log SET actor = ?, hash = ? WHERE seq = 4").bind(.text(actor), .text(hash)).run()
+        }
+        #expect(try await temporary.store.verifyAudit() == .intact(records: 4, firstSeq: 1, lastSeq: 4))
+        guard case .broken(4, let rewritten, 3) = try await temporary.store.verifyAudit(expectedHead: newHead) else {
+            Issue.record("a rewritten head record matched the head")
+            return
+        }
+        #expect(rewritten == "its hash is \(hash.prefix(16))…, the anchor expects \(newHead.abbreviated) (the record was replaced)")
+    }
+
+    @Test func aLogThatGrewPastTheExpectedHeadVerifiesThroughIt() async throws {
+        let temporary = try TemporaryStore()
+        for name in ["ada", "bob"] { _ = try await temporary.createUser(userName: name) }
+        let head = try await temporary.store.auditHead()
+        for name in ["carol", "dave", "erin"] { _ = try await temporary.createUser(userName: name) }
+        #expect(try await temporary.store.verifyAudit(expectedHead: head) == .intact(records: 5, firstSeq: 1, lastSeq: 5))
+        let wrong = AuditHead(seq: 2, hash: String(repeating: "ab", count: 32))
+        guard case .broken(2, let reason, 1) = try await temporary.store.verifyAudit(expectedHead: wrong) else {
+            Issue.record("a head with another hash matched")
+            return
+        }
+        #expect(reason.contains("the anchor expects \(wrong.abbreviated)"), "\(reason)")
+    }
+
+    /// Retention deletes the start of the log: an expected head at or after where the kept chain
+    /// starts still checks, one before it cannot be compared (and says so), and a deleted tail fails.
+    @Test func anExpectedHeadWorksWithRetentionPruning() async throws {
+        let temporary = try TemporaryStore()
+        var heads: [AuditHead] = []
+        for name in ["ada", "bob", "carol"] {
+            _ = try await temporary.createUser(userName: name)
+            heads.append(try await temporary.store.auditHead())
+        }
+        try await Task.sleep(for: .milliseconds(5))
+        let cutoff = Store.now()
+        try await Task.sleep(for: .milliseconds(5))
+        for name in ["dave", "erin"] { _ = try await temporary.createUser(userName: name) }
+        let head = try await temporary.store.auditHead()
+        #expect(try await temporary.store.pruneAudit(before: cutoff) == 3)
+
+        #expect(try await temporary.store.verifyAudit(expectedHead: head) == .intact(records: 2, firstSeq: 4, lastSeq: 5))
+        #expect(
+            try await temporary.store.verifyAudit(expectedHead: heads[2]) == .intact(records: 2, firstSeq: 4, lastSeq: 5),
+            "the kept chain links to the last pruned record's hash")
+        #expect(try await temporary.store.verifyAudit(expectedHead: heads[1]) == .headPruned(seq: 2, chainStart: 4, checked: 2))
+        let forged = AuditHead(seq: 3, hash: String(repeating: "0", count: 64))
+        guard case .broken(3, let reason, 2) = try await temporary.store.verifyAudit(expectedHead: forged) else {
+            Issue.record("a head the kept chain does not link to matched")
+            return
+        }
+        #expect(reason.contains("the anchor expects \(forged.abbreviated)"), "\(reason)")
+
+        try temporary.store.database.writeNow { connection in
+            try connection.execute("DROP TRIGGER audit_log_no_delete")
+            try connection.execute("DELETE FROM audit_log WHERE seq = 5")
+        }
+        let missing = "record 5 is missing: the log ends at 4, the anchor expects \(head.abbreviated)"
+        #expect(try await temporary.store.verifyAudit(expectedHead: head) == .broken(seq: 5, reason: missing, checked: 1))
+    }
+
+    @Test(arguments: [
+        ("7:" + String(repeating: "a", count: 64), "7:" + String(repeating: "a", count: 64)),
+        (" 12:" + String(repeating: "AB", count: 32) + "\n", "12:" + String(repeating: "ab", count: 32)),
+        ("0:" + String(repeating: "0", count: 64), "0:" + String(repeating: "0", count: 64)),
+        ("12", nil), ("12:", nil), (":" + String(repeating: "a", count: 64), nil), ("-1:" + String(repeating: "a", count: 64), nil),
+        ("+1:" + String(repeating: "a", count: 64), nil), ("1:" + String(repeating: "a", count: 63), nil),
+        ("1:" + String(repeating: "g", count: 64), nil), ("1:" + String(repeating: "a", count: 64) + ":2", nil),
+        ("99999999999999999999:" + String(repeating: "a", count: 64), nil), ("١:" + String(repeating: "a", count: 64), nil),
+    ] as [(String, String?)])
+    func headsAreParsedAsAuditHeadPrintsThem(_ text: String, _ parsed: String?) {
+        #expect(AuditHead(text)?.description == parsed)
+    }
+
     @Test func queriesFilterByTimeActionAndPage() async throws {
         let temporary = try TemporaryStore()
         _ = try await temporary.createUser(userName: "ada")
