@@ -38,6 +38,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("audit-retention"), help: ArgumentHelp("Keep this much audit history, e.g. 400d (default: forever).", valueName: "duration"))
     var auditRetention: String?
 
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: ArgumentHelp("Close a connection that sends nothing for this long, e.g. 30s (default 60s).", valueName: "duration"))
+    var idleTimeout: String?
+
     @OptionGroup var gateway: GatewayOptions
 
     @OptionGroup(title: "Enrollment") var enrollment: EnrollmentOptions
@@ -55,6 +60,9 @@ struct Serve: AsyncParsableCommand {
         _ = try enrollment.settings(file: file)
         if let text = auditRetention ?? file["audit-retention"], DurationText.milliseconds(text) == nil {
             throw ValidationError("--audit-retention must be a duration such as 400d, not '\(text)'")
+        }
+        if let text = idleTimeout ?? file["idle-timeout"], DurationText.milliseconds(text) == nil {
+            throw ValidationError("--idle-timeout must be a duration such as 60s or 5m, not '\(text)'")
         }
     }
 
@@ -104,8 +112,10 @@ struct Serve: AsyncParsableCommand {
         let devices = DeviceService(store: store, reconciler: reconciler, issuer: issuer) { policyService.current?.policy }
         let enrollments = EnrollmentService(store: store, settings: try enrollment.settings(file: file), devices: devices)
 
-        let configuration = ServerConfiguration(host: address.host, port: address.port, dataDirectory: dataDirectory, policiesDirectory: policyDirectory)
-        let app = buildApplication(
+        let configuration = ServerConfiguration(
+            host: address.host, port: address.port, dataDirectory: dataDirectory, policiesDirectory: policyDirectory,
+            idleTimeout: .milliseconds((idleTimeout ?? file["idle-timeout"]).flatMap(DurationText.milliseconds) ?? 60_000))
+        let app = try buildApplication(
             configuration: configuration, store: store, policies: policyService, reconciler: reconciler, devices: devices, enrollments: enrollments,
             auditRetention: (auditRetention ?? file["audit-retention"]).flatMap(DurationText.milliseconds), logger: logger
         ) { port in

@@ -49,21 +49,32 @@ final class ServerProcess {
     private let stderrPipe = Pipe()
     private(set) var baseURL = ""
     private(set) var standardOutput = ""
+    /// Standard error so far, read as it comes so the server never blocks on a full pipe.
+    private let errorOutput = LockedText()
 
     struct StartFailure: Error, CustomStringConvertible {
         let description: String
     }
 
-    init(data: String, extraArguments: [String] = []) throws {
+    init(data: String, listen: String = "127.0.0.1:0", extraArguments: [String] = []) throws {
         // Through a wrapper that unblocks every signal first: test runner threads block SIGTERM, and a
         // child inherits that, which would make the server unstoppable.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // --dry-run: these suites test the controller, not the host's network (the gateway suite does that in namespaces).
         process.arguments =
-            GatewayLab.unblockingSignals + [PortcullisBinary.url.path, "serve", "--data", data, "--listen", "127.0.0.1:0", "--dry-run"]
+            GatewayLab.unblockingSignals + [PortcullisBinary.url.path, "serve", "--data", data, "--listen", listen, "--dry-run"]
             + extraArguments
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
+        let errors = errorOutput
+        stderrPipe.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty {
+                handle.readabilityHandler = nil  // end of file: the server exited
+            } else {
+                errors.append(chunk)
+            }
+        }
         try process.run()
         try waitUntilListening()
     }
@@ -91,7 +102,7 @@ final class ServerProcess {
                 continue
             }
             standardOutput += String(decoding: chunk, as: UTF8.self)
-            if let range = standardOutput.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression),
+            if let range = standardOutput.range(of: #"https?://[^/\s]+:[0-9]+"#, options: .regularExpression),
                 standardOutput.contains("\n")
             {
                 baseURL = String(standardOutput[range])
@@ -99,8 +110,23 @@ final class ServerProcess {
                 return
             }
         }
-        let errors = String(decoding: stderrPipe.fileHandleForReading.availableData, as: UTF8.self)
-        throw StartFailure(description: "portcullis serve did not start: \(standardOutput) \(errors)")
+        throw StartFailure(description: "portcullis serve did not start: \(standardOutput) \(errorOutput.text)")
+    }
+
+    /// What the server wrote to standard error so far (its log).
+    var standardError: String { errorOutput.text }
+
+    /// The port the server listens on.
+    var port: Int { Int(baseURL.split(separator: ":").last ?? "") ?? 0 }
+
+    /// Waits until standard error holds `text`; false when `timeout` passes first.
+    func waitForStandardError(containing text: String, timeout: Duration = .seconds(10)) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if standardError.contains(text) { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return standardError.contains(text)
     }
 
     /// Ends the server with SIGTERM and waits; returns the exit status.
@@ -131,4 +157,16 @@ final class ServerProcess {
         let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         return (status, json)
     }
+}
+
+/// Text appended from a pipe's reading thread and read from the test's.
+final class LockedText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+
+    func append(_ chunk: Data) {
+        lock.withLock { data.append(chunk) }
+    }
+
+    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }

@@ -35,8 +35,8 @@ extension Request {
         }
         let buffer: ByteBuffer
         do {
-            buffer = try await collectBody(upTo: limit)
-        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            buffer = try await collectBody(within: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
             throw SCIMErrorResponse(SCIMError(status: 413, detail: "The request body is larger than the maximum of \(limit) bytes"))
         }
         let bytes = buffer.readableBytesView
