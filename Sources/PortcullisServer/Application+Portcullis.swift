@@ -2,6 +2,7 @@ public import Hummingbird
 public import Logging
 import Foundation
 import HummingbirdCore
+import HummingbirdTLS
 import NIOCore
 public import Reconciler
 import SCIM
@@ -12,7 +13,7 @@ public import Store
 /// and `/readyz`, metrics at `/metrics`; the policy service and the reconciler run beside it.
 ///
 /// - Parameter onListening: called with the bound port once the server accepts connections.
-/// - Throws: when the server configuration cannot be used.
+/// - Throws: when the TLS configuration cannot be used.
 public func buildApplication(
     configuration: ServerConfiguration, store: Store, policies: PolicyService, reconciler: Reconciler?,
     devices: DeviceService? = nil, enrollments: EnrollmentService? = nil, auditRetention: Int64? = nil, logger: Logger,
@@ -39,14 +40,16 @@ public func buildApplication(
     )
 }
 
-/// HTTP/1.1, closing idle connections and those whose request body was answered before it was read
-/// (`UnreadBodyHandler`).
+/// HTTP/1.1, over TLS when configured, closing idle connections and those whose request body was
+/// answered before it was read (`UnreadBodyHandler`).
 private func httpServer(_ configuration: ServerConfiguration) throws -> HTTPServerBuilder {
+    let isTLS = configuration.tls != nil
     let http1 = HTTP1Channel.Configuration(
-        additionalChannelHandlers: [UnreadBodyHandler()],
+        additionalChannelHandlers: isTLS ? [HTTPSSchemeHandler(), UnreadBodyHandler()] : [UnreadBodyHandler()],
         idleTimeout: TimeAmount(configuration.idleTimeout)
     )
-    return .http1(configuration: http1)
+    guard let tls = configuration.tls else { return .http1(configuration: http1) }
+    return try .tls(.http1(configuration: http1), tlsConfiguration: tls.configuration)
 }
 
 /// The router with every route and middleware; tests drive it directly with `app.test(.router)`.

@@ -4,9 +4,10 @@ import SCIM
 extension Request {
     /// The base URL of the SCIM service as the client addressed it, for `meta.location` and `$ref`.
     var scimBaseURL: String {
-        // Set by a TLS-terminating proxy; it only changes the scheme of URLs in responses.
+        // `https` when the server itself speaks TLS (HTTPSSchemeHandler); X-Forwarded-Proto is set by a
+        // TLS-terminating proxy in front, and only changes the scheme of URLs in responses.
         let forwardedProto = headers.first { $0.name.canonicalName == "x-forwarded-proto" }?.value
-        let scheme = forwardedProto == "https" ? "https" : "http"
+        let scheme = head.scheme == "https" || forwardedProto == "https" ? "https" : "http"
         let host = head.authority ?? "localhost"
         return scheme + "://" + host + SCIMRoutes.basePath
     }
