@@ -1,6 +1,8 @@
 public import Hummingbird
 public import Logging
 import Foundation
+import HummingbirdCore
+import HummingbirdTLS
 import NIOCore
 public import Reconciler
 import SCIM
@@ -11,11 +13,12 @@ public import Store
 /// and `/readyz`, metrics at `/metrics`; the policy service and the reconciler run beside it.
 ///
 /// - Parameter onListening: called with the bound port once the server accepts connections.
+/// - Throws: when the TLS configuration cannot be used.
 public func buildApplication(
     configuration: ServerConfiguration, store: Store, policies: PolicyService, reconciler: Reconciler?,
     devices: DeviceService? = nil, enrollments: EnrollmentService? = nil, auditRetention: Int64? = nil, logger: Logger,
     onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     let router = buildRouter(store: store, policies: policies, reconciler: reconciler, devices: devices, enrollments: enrollments)
     var services: [any Service] = [policies, AuditHeadLogger(store: store, logger: logger)]
     if let reconciler { services.append(reconciler) }
@@ -27,6 +30,7 @@ public func buildApplication(
     }
     return Application(
         router: router,
+        server: try httpServer(configuration),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "portcullis"),
         services: services,
         onServerRunning: { channel in
@@ -34,6 +38,18 @@ public func buildApplication(
         },
         logger: logger
     )
+}
+
+/// HTTP/1.1, over TLS when configured, closing idle connections and those whose request body was
+/// answered before it was read (`UnreadBodyHandler`).
+private func httpServer(_ configuration: ServerConfiguration) throws -> HTTPServerBuilder {
+    let isTLS = configuration.tls != nil
+    let http1 = HTTP1Channel.Configuration(
+        additionalChannelHandlers: isTLS ? [HTTPSSchemeHandler(), UnreadBodyHandler()] : [UnreadBodyHandler()],
+        idleTimeout: TimeAmount(configuration.idleTimeout)
+    )
+    guard let tls = configuration.tls else { return .http1(configuration: http1) }
+    return try .tls(.http1(configuration: http1), tlsConfiguration: tls.configuration)
 }
 
 /// The router with every route and middleware; tests drive it directly with `app.test(.router)`.

@@ -55,7 +55,7 @@ struct GatewayOptions: ParsableArguments {
         }
         let known = Set([
             "data", "policies", "listen", "interface", "pool", "endpoint", "wg-port", "dns", "dry-run", "allowed-ips", "default-key-ttl", "log-level",
-            "audit-retention",
+            "audit-retention", "idle-timeout", "tls-cert", "tls-key",
         ]).union(EnrollmentOptions.settingNames)
         if let unknown = values.keys.first(where: { !known.contains($0) }) {
             throw ValidationError("unknown setting '\(unknown)' in \(config); known: \(known.sorted().joined(separator: ", "))")

@@ -3,6 +3,7 @@ import Firewall
 import Foundation
 import Hummingbird
 import Logging
+import Policy
 import PortcullisServer
 import Reconciler
 import Store
@@ -18,7 +19,10 @@ struct Serve: AsyncParsableCommand {
             0600), whose path is logged. Once any token existed, none is created again. \
             Managing the gateway needs root (or CAP_NET_ADMIN); with --dry-run the \
             WireGuard configuration and nftables ruleset are written under DATA/dry-run instead. \
-            Stop with Ctrl-C or SIGTERM (requests in flight finish first); SIGHUP reloads the policies.
+            With --tls-cert and --tls-key it serves HTTPS; without them, on an address other than loopback, it warns \
+            at start (identity providers send their token over this connection). \
+            Stop with Ctrl-C or SIGTERM (requests in flight finish first); SIGHUP reloads the policies and the TLS \
+            certificate and key (a renewed certificate is served to new connections; the listener stays open).
             """
     )
 
@@ -40,6 +44,19 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("audit-retention"), help: ArgumentHelp("Keep this much audit history, e.g. 400d (default: forever).", valueName: "duration"))
     var auditRetention: String?
 
+    @Option(
+        name: .customLong("tls-cert"),
+        help: ArgumentHelp("Serve HTTPS with this PEM certificate (then any intermediates); needs --tls-key.", valueName: "file"))
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("The certificate's PEM private key, unencrypted.", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: ArgumentHelp("Close a connection that sends nothing for this long, e.g. 30s (default 60s).", valueName: "duration"))
+    var idleTimeout: String?
+
     @OptionGroup var gateway: GatewayOptions
 
     @OptionGroup(title: "Enrollment") var enrollment: EnrollmentOptions
@@ -58,6 +75,14 @@ struct Serve: AsyncParsableCommand {
         _ = try gateway.defaultKeyLifetime(file: file)
         if let text = auditRetention ?? file["audit-retention"], DurationText.milliseconds(text) == nil {
             throw ValidationError("--audit-retention must be a duration such as 400d, not '\(text)'")
+        }
+        if let text = idleTimeout ?? file["idle-timeout"], DurationText.milliseconds(text) == nil {
+            throw ValidationError("--idle-timeout must be a duration such as 60s or 5m, not '\(text)'")
+        }
+        let certificate = tlsCertificate ?? file["tls-cert"]
+        let key = tlsKey ?? file["tls-key"]
+        guard (certificate == nil) == (key == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither")
         }
     }
 
@@ -81,6 +106,15 @@ struct Serve: AsyncParsableCommand {
         guard let address = ListenAddress(listen ?? file["listen"] ?? "127.0.0.1:8080") else { throw ExitCode.validationFailure }
         let isDryRun = dryRun ?? (file["dry-run"].map { ["true", "yes", "1"].contains($0.lowercased()) } ?? false)
         let gatewayConfiguration = try gateway.gatewayConfiguration(file: file, dryRun: isDryRun)
+        let tls = try loadCertificate(file: file, logger: logger)
+        if tls == nil, !address.isLoopback {
+            logger.warning(
+                """
+                listening on a non-loopback address without TLS: tokens and user data cross the network in clear text; \
+                add --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS proxy
+                """,
+                metadata: ["listen": "\(address.host):\(address.port)"])
+        }
 
         let store: Store
         do {
@@ -99,7 +133,7 @@ struct Serve: AsyncParsableCommand {
 
         let (interface, reconciler) = try await startGateway(
             gatewayConfiguration, key: gatewayKey, store: store, policies: policyService, dataDirectory: dataDirectory, logger: logger)
-        let hangup = reloadOnHangup(policyService)
+        let hangup = reloadOnHangup(policyService, certificate: tls, logger: logger)
         defer { hangup.cancel() }
 
         var issuer = DeviceIssuer(store: store, configuration: gatewayConfiguration, gatewayPublicKey: gatewayKey.publicKey)
@@ -108,12 +142,14 @@ struct Serve: AsyncParsableCommand {
         let devices = DeviceService(store: store, reconciler: reconciler, issuer: issuer) { policyService.current?.policy }
         let enrollments = EnrollmentService(store: store, settings: try enrollment.settings(file: file), devices: devices)
 
-        let configuration = ServerConfiguration(host: address.host, port: address.port, dataDirectory: dataDirectory, policiesDirectory: policyDirectory)
-        let app = buildApplication(
+        let configuration = ServerConfiguration(
+            host: address.host, port: address.port, dataDirectory: dataDirectory, policiesDirectory: policyDirectory,
+            idleTimeout: .milliseconds((idleTimeout ?? file["idle-timeout"]).flatMap(DurationText.milliseconds) ?? 60_000), tls: tls)
+        let app = try buildApplication(
             configuration: configuration, store: store, policies: policyService, reconciler: reconciler, devices: devices, enrollments: enrollments,
             auditRetention: (auditRetention ?? file["audit-retention"]).flatMap(DurationText.milliseconds), logger: logger
         ) { port in
-            let base = "http://\(address.urlHost):\(port)"
+            let base = "\(tls == nil ? "http" : "https")://\(address.urlHost):\(port)"
             var banner = "portcullis listening on \(base) (SCIM at \(base)/scim/v2)"
             if isDryRun {
                 banner += "\ndry run: the gateway configuration is written to \(dataDirectory)/dry-run, the kernel is not changed"
@@ -169,11 +205,36 @@ struct Serve: AsyncParsableCommand {
         return (interface, reconciler)
     }
 
-    /// SIGHUP asks the policy service to reload, as `systemctl reload` sends it.
-    private func reloadOnHangup(_ service: PolicyService) -> any DispatchSourceSignal {
+    /// The TLS certificate and key given, read and checked; nil without them. Bad files end the command.
+    private func loadCertificate(file: [String: String], logger: Logger) throws -> TLSCertificate? {
+        guard let certificatePath = tlsCertificate ?? file["tls-cert"], let keyPath = tlsKey ?? file["tls-key"] else { return nil }
+        let certificate: TLSCertificate
+        do {
+            certificate = try TLSCertificate(certificatePath: certificatePath, keyPath: keyPath)
+        } catch {
+            printError("error: cannot serve HTTPS: \(error)\nGive --tls-cert a PEM certificate and --tls-key its unencrypted PEM private key.")
+            throw ExitCode.failure
+        }
+        logger.info("serving HTTPS", metadata: ["certificate": "\(certificatePath)", "expires": "\(certificate.expires)"])
+        return certificate
+    }
+
+    /// SIGHUP asks the policy service to reload and reads the TLS certificate and key again, as
+    /// `systemctl reload` or a certificate renewal hook sends it.
+    private func reloadOnHangup(_ service: PolicyService, certificate: TLSCertificate?, logger: Logger) -> any DispatchSourceSignal {
         signal(SIGHUP, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler { service.requestReload() }
+        source.setEventHandler {
+            service.requestReload()
+            guard let certificate else { return }
+            do {
+                try certificate.reload()
+                logger.info(
+                    "TLS certificate reloaded", metadata: ["certificate": "\(certificate.certificatePath)", "expires": "\(certificate.expires)"])
+            } catch {
+                logger.error("TLS certificate not reloaded; the previous one is still served", metadata: ["error": "\(error)"])
+            }
+        }
         source.resume()
         return source
     }
@@ -228,4 +289,13 @@ struct ListenAddress {
     }
 
     var urlHost: String { host.contains(":") ? "[\(host)]" : host }
+
+    /// Whether only this machine can connect: localhost, 127.0.0.0/8 or ::1.
+    var isLoopback: Bool {
+        if host.lowercased() == "localhost" { return true }
+        guard let address = try? IPPrefix.parse(host) else { return false }
+        return Self.loopbackPrefixes.contains { $0.contains(address) }
+    }
+
+    private static let loopbackPrefixes = ["127.0.0.0/8", "::1/128"].compactMap { try? IPPrefix.parse($0) }
 }

@@ -63,7 +63,7 @@ final class ServerProcess {
 
     /// Starts the server; with `onTerminal` its standard output is a terminal (as under `make run`),
     /// otherwise a pipe (as under systemd, which sends it to the journal).
-    init(data: String, extraArguments: [String] = [], onTerminal: Bool = false) throws {
+    init(data: String, listen: String = "127.0.0.1:0", extraArguments: [String] = [], onTerminal: Bool = false) throws {
         self.data = data
         terminal = onTerminal ? try Pseudoterminal() : nil
         // Through a wrapper that unblocks every signal first: test runner threads block SIGTERM, and a
@@ -71,7 +71,7 @@ final class ServerProcess {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // --dry-run: these suites test the controller, not the host's network (the gateway suite does that in namespaces).
         process.arguments =
-            GatewayLab.unblockingSignals + [PortcullisBinary.url.path, "serve", "--data", data, "--listen", "127.0.0.1:0", "--dry-run"]
+            GatewayLab.unblockingSignals + [PortcullisBinary.url.path, "serve", "--data", data, "--listen", listen, "--dry-run"]
             + extraArguments
         if let terminal = terminal?.secondary {
             process.standardOutput = terminal
@@ -102,6 +102,19 @@ final class ServerProcess {
         log.text(waitingForEnd: !process.isRunning)
     }
 
+    /// The port the server listens on.
+    var port: Int { Int(baseURL.split(separator: ":").last ?? "") ?? 0 }
+
+    /// Waits until standard error holds `text`; false when `timeout` passes first.
+    func waitForStandardError(containing text: String, timeout: Duration = .seconds(10)) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if standardError.contains(text) { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return standardError.contains(text)
+    }
+
     private func waitUntilListening() throws {
         let descriptor = terminal?.primary ?? stdoutPipe.fileHandleForReading.fileDescriptor
         let deadline = Date().addingTimeInterval(20)
@@ -111,7 +124,7 @@ final class ServerProcess {
                 continue
             }
             standardOutput += String(decoding: chunk, as: UTF8.self)
-            if let range = standardOutput.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression),
+            if let range = standardOutput.range(of: #"https?://[^/\s]+:[0-9]+"#, options: .regularExpression),
                 standardOutput.contains("\n")
             {
                 baseURL = String(standardOutput[range])

@@ -107,6 +107,18 @@ struct RequestBodyTests {
         }
     }
 
+    @Test("a Content-Length above 1 MiB is a 413 before any of the body is read")
+    func declaredLengthTooLarge() async throws {
+        try await TestServer.run { scim in
+            // No body follows (the test client would set Content-Length to the body it sends): only the
+            // declared length can refuse it; read, the body would be empty, a 400.
+            let response = try await scim.send(
+                .post, "/Users", headers: [.contentLength: String(Self.maximumPayloadSize + 1), .contentType: "application/scim+json"])
+            expectSCIMError(response, status: 413)
+            #expect(try await scim.get("/Users").totalResults == 0)
+        }
+    }
+
     @Test("PATCH, PUT and .search bodies are limited too")
     func bodyTooLargeElsewhere() async throws {
         try await TestServer.run { scim in

@@ -185,8 +185,8 @@ extension Request {
     mutating func apiJSONBody(allowEmpty: Bool = false) async throws -> JSON {
         let buffer: ByteBuffer
         do {
-            buffer = try await collectBody(upTo: 65536)
-        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            buffer = try await collectBody(within: 65536)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIErrorResponse(.contentTooLarge, "The body is larger than 64 KiB")
         }
         let bytes = Array(buffer.readableBytesView)

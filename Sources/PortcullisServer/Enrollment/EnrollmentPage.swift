@@ -203,7 +203,12 @@ enum HTML {
 extension Request {
     /// An `application/x-www-form-urlencoded` body (at most 16 KiB).
     mutating func formBody() async throws -> [String: String] {
-        let buffer = try await collectBody(upTo: 16384)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await collectBody(within: 16384)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw HTTPError(.contentTooLarge, message: "The form is larger than 16 KiB")
+        }
         let text = String(decoding: buffer.readableBytesView, as: UTF8.self)
         var fields: [String: String] = [:]
         for pair in text.split(separator: "&") {

@@ -4,9 +4,10 @@ import SCIM
 extension Request {
     /// The base URL of the SCIM service as the client addressed it, for `meta.location` and `$ref`.
     var scimBaseURL: String {
-        // Set by a TLS-terminating proxy; it only changes the scheme of URLs in responses.
+        // `https` when the server itself speaks TLS (HTTPSSchemeHandler); X-Forwarded-Proto is set by a
+        // TLS-terminating proxy in front, and only changes the scheme of URLs in responses.
         let forwardedProto = headers.first { $0.name.canonicalName == "x-forwarded-proto" }?.value
-        let scheme = forwardedProto == "https" ? "https" : "http"
+        let scheme = head.scheme == "https" || forwardedProto == "https" ? "https" : "http"
         let host = head.authority ?? "localhost"
         return scheme + "://" + host + SCIMRoutes.basePath
     }
@@ -35,8 +36,8 @@ extension Request {
         }
         let buffer: ByteBuffer
         do {
-            buffer = try await collectBody(upTo: limit)
-        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            buffer = try await collectBody(within: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
             throw SCIMErrorResponse(SCIMError(status: 413, detail: "The request body is larger than the maximum of \(limit) bytes"))
         }
         let bytes = buffer.readableBytesView
