@@ -156,7 +156,7 @@ enum Curl {
 final class TLSClientConnection {
     private let process = Process()
     private let input = Pipe()
-    private let output = LockedText()
+    private let output = OutputCollector()
 
     init(port: Int, trusting authority: String) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
@@ -165,16 +165,8 @@ final class TLSClientConnection {
         process.standardInput = input
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
-        let output = output
-        stdout.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty {
-                handle.readabilityHandler = nil
-            } else {
-                output.append(chunk)
-            }
-        }
         try process.run()
+        output.start(reading: stdout.fileHandleForReading)
     }
 
     /// Sends a GET on this connection; true once `expectedResponses` answers in all have come back.
@@ -182,7 +174,7 @@ final class TLSClientConnection {
         input.fileHandleForWriting.write(Data("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            if output.text.components(separatedBy: "HTTP/1.1 200 OK").count - 1 >= expectedResponses { return true }
+            if output.text(waitingForEnd: false).components(separatedBy: "HTTP/1.1 200 OK").count - 1 >= expectedResponses { return true }
             guard process.isRunning else { return false }
             try await Task.sleep(for: .milliseconds(50))
         }
