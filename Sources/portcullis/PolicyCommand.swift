@@ -128,9 +128,12 @@ struct PolicyCommand: AsyncParsableCommand {
 
     struct Diff: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show, per user, the access gained and lost between two policy folders.",
+            abstract: "Show the rules that change, and the access each user and each group without active members gains and loses.",
             discussion: """
-                --from may be a git revision of the folder instead of a folder: \
+                Review a change before it reaches the folder the server watches: compare that folder with \
+                the checkout under review, e.g. \
+                portcullis policy diff --data ./data --from ./policies --to /tmp/policies-review. \
+                --from may instead be a git revision of the --to folder: \
                 portcullis policy diff --data ./data --from HEAD --to ./policies
                 """
         )
@@ -140,43 +143,45 @@ struct PolicyCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The policy folder before the change, or a git revision of --to.", valueName: "dir-or-revision"))
         var from: String
 
-        @Option(help: ArgumentHelp("The policy folder after the change.", valueName: "dir"))
+        @Option(help: ArgumentHelp("The policy folder after the change: the checkout under review.", valueName: "dir"))
         var to: String
 
         @Flag(help: "Print JSON for CI instead of text.")
         var json = false
 
         func run() async throws {
-            let oldDirectory = try PolicySource.materialize(from, relativeTo: to)
-            defer { oldDirectory.cleanUp() }
-            let old = try loadOrFail(oldDirectory.path)
+            guard PolicySource.isFolder(to) else {
+                printError("error: '\(to)' is not a folder; give the policy folder after the change (the checkout under review)")
+                throw ExitCode.failure
+            }
+            let old = try loadOld()
             let new = try loadOrFail(to)
             let store = try openStore(dataOptions)
             let subjects = try await store.directory().map { PolicySubject(user: $0.user, groupNames: $0.groupNames) }
-            let changes = PolicyDiff.compare(from: old, to: new, subjects: subjects, at: nowMilliseconds())
+            let report = PolicyDiffReport(from: old, to: new, subjects: subjects, knownGroups: try await store.groupNames(), at: nowMilliseconds())
             if json {
-                print(TerminalText.safeJSON(diffJSON(changes)))
-                return
+                print(TerminalText.safeJSON(report.json(from: from, to: to)))
+            } else {
+                for line in report.text.split(separator: "\n", omittingEmptySubsequences: false) { print(TerminalText.safe(String(line))) }
             }
-            if changes.isEmpty {
-                print("no user's access changes (\(subjects.count) users compared)")
-                return
-            }
-            for change in changes {
-                print(TerminalText.safe(change.userName))
-                for grant in change.gained.grants { print("  + \(grant)") }
-                for grant in change.lost.grants { print("  - \(grant)") }
-            }
-            print("\(changes.count) of \(subjects.count) users change")
         }
 
-        private func diffJSON(_ changes: [PolicyDiff.UserChange]) -> String {
-            let users: [[String: Any]] = changes.map { change in
-                ["userName": change.userName, "gained": change.gained.grants.map(\.description), "lost": change.lost.grants.map(\.description)]
+        /// The policy before the change, from a folder or a git revision; every problem in plain words.
+        private func loadOld() throws -> CompiledPolicy {
+            let loaded: (result: PolicyLoader.Result, note: String?)
+            do {
+                loaded = try PolicySource.load(from, revisionOf: to)
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode.failure
             }
-            let object: [String: Any] = ["from": from, "to": to, "users": users]
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-            return String(decoding: data, as: UTF8.self)
+            if let note = loaded.note { printError(note) }
+            guard let policy = loaded.result.policy else {
+                for diagnostic in loaded.result.diagnostics { printError(diagnostic.description) }
+                printError("\(loaded.result.errors.count) error(s) in \(from), the policy before the change")
+                throw ExitCode.failure
+            }
+            return CompiledPolicy(policy)
         }
     }
 }
