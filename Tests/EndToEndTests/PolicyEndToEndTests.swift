@@ -131,7 +131,7 @@ struct PolicyEndToEndTests {
     static func directory() async throws -> DataFolder {
         let data = DataFolder()
         let server = try ServerProcess(data: data.path)
-        let token = try #require(server.printedToken)
+        let token = try #require(server.firstToken)
         var ids: [String: String] = [:]
         for (name, active) in [("ada", true), ("carl", true), ("dee", false)] {
             let body = #"{"userName": "\#(name)@example.com", "active": \#(active)}"#
